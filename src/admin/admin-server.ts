@@ -1,0 +1,59 @@
+// The admin API: Fastify on its own listener (never the data plane). Auth, error shape and
+// body validation are set here once; routes live one resource a file in routes/.
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { SwitchyardError } from '../errors.js';
+import { bearerChecker } from './auth.js';
+import type { AdminContext } from './context.js';
+import { probeRoutes } from './routes/probes.js';
+import { routingRoutes } from './routes/routing.js';
+
+const OPEN_ROUTES = new Set(['/healthz', '/readyz']);
+
+export function buildAdminServer(context: AdminContext): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024,
+    // Unknown keys and wrong types are errors, never silently dropped or coerced.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+  });
+
+  if (context.token !== '') {
+    const check = bearerChecker(context.token);
+    app.addHook('onRequest', async (request) => {
+      const path = request.url.split('?', 1)[0]!;
+      if (!OPEN_ROUTES.has(path)) check(request.headers.authorization);
+    });
+  }
+
+  // A bodiless POST may still say it is JSON (curl -H ...); treat an empty body as none.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = (body as string).trim();
+    if (text === '') return done(null, null);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new SwitchyardError('INVALID_BODY', `malformed JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError | SwitchyardError, request, reply) => {
+    if (error instanceof SwitchyardError) return reply.code(error.status).send(error.toJSON());
+    if (error.validation !== undefined) {
+      const message = error.validation.map((item) => `${item.instancePath || 'body'} ${item.message ?? 'is invalid'}`).join('; ');
+      return reply.code(400).send(new SwitchyardError('INVALID_BODY', message).toJSON());
+    }
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send(new SwitchyardError('INVALID_BODY', error.message).toJSON());
+    }
+    context.logger.error({ err: error, url: request.url }, 'admin request failed');
+    return reply.code(500).send(new SwitchyardError('INTERNAL').toJSON());
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(new SwitchyardError('NOT_FOUND', `no route ${request.method} ${request.url}`).toJSON());
+  });
+
+  probeRoutes(app, context);
+  routingRoutes(app, context);
+  return app;
+}

@@ -1,0 +1,17 @@
+// What the admin routes need from the running proxy; main.ts provides it.
+import type { RoutingControl } from '../state/routing-control.js';
+import type { PoolSet } from '../pool/pool-set.js';
+import type { StateStore } from '../state/store.js';
+import type { Logger } from '../observe/logger.js';
+
+export interface AdminContext {
+  control: RoutingControl;
+  pools: () => PoolSet;
+  store: StateStore;
+  storeKind: string;
+  /** True once the proxy serves (first health round done) and until shutdown starts. */
+  ready: () => boolean;
+  instance: { id: string; startedAt: string };
+  token: string;
+  logger: Logger;
+}

@@ -1,0 +1,65 @@
+// The routing resource: read it, flip it, weight it, roll it back. Each mutation is one
+// compare-and-set through RoutingControl and answers with the new status.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { AdminContext } from '../context.js';
+import type { Change } from '../../state/routing-control.js';
+import { etag, parseIfMatch } from '../if-match.js';
+import { statusView } from '../status-view.js';
+import { tokenId } from '../auth.js';
+
+const common = {
+  force: Type.Optional(Type.Boolean()),
+  reason: Type.Optional(Type.String({ maxLength: 500 })),
+};
+const FlipBody = Type.Object({ pool: Type.String({ minLength: 1 }), ...common }, { additionalProperties: false });
+// Weight values are checked by the routing rules (INVALID_WEIGHTS), not the schema (INVALID_BODY).
+const WeightsBody = Type.Object({ weights: Type.Record(Type.String(), Type.Unknown()), ...common }, { additionalProperties: false });
+const RollbackBody = Type.Union([Type.Object(common, { additionalProperties: false }), Type.Null()]);
+
+type Common = { force?: boolean; reason?: string };
+
+export function routingRoutes(app: FastifyInstance, context: AdminContext): void {
+  const status = () => statusView({
+    state: context.control.current,
+    pools: context.pools().pools,
+    store: { kind: context.storeKind, up: context.store.up },
+    instance: context.instance,
+  });
+
+  const mutate = async (request: FastifyRequest, reply: FastifyReply, change: Change, body: Common | null) => {
+    const state = await context.control.change({
+      change,
+      ifMatch: parseIfMatch(request.headers['if-match']),
+      force: body?.force,
+      reason: body?.reason,
+      actor: actorOf(request, context.token),
+    });
+    return reply.header('etag', etag(state.revision)).send(status());
+  };
+
+  app.get('/status', async (_request, reply) => reply.header('etag', etag(context.control.current.revision)).send(status()));
+
+  app.post('/flip', { schema: { body: FlipBody } }, async (request, reply) => {
+    const body = request.body as Static<typeof FlipBody>;
+    return mutate(request, reply, { kind: 'flip', pool: body.pool }, body);
+  });
+
+  app.put('/weights', { schema: { body: WeightsBody } }, async (request, reply) => {
+    const body = request.body as Static<typeof WeightsBody>;
+    return mutate(request, reply, { kind: 'weights', weights: body.weights as Record<string, number> }, body);
+  });
+
+  app.post('/rollback', { schema: { body: RollbackBody } }, async (request, reply) => {
+    const body = (request.body ?? null) as Common | null;
+    return mutate(request, reply, { kind: 'rollback' }, body);
+  });
+}
+
+/** "who" for the audit trail: the caller's self-declared name (CLI sends it), how it authenticated, and from where. */
+function actorOf(request: FastifyRequest, token: string): string {
+  const declared = request.headers['x-switchyard-actor'];
+  const name = typeof declared === 'string' && /^[\w.@-]{1,64}$/.test(declared) ? declared : 'anonymous';
+  const via = token === '' ? '' : ` ${tokenId(token)}`;
+  return `${name}@${request.ip}${via}`;
+}

@@ -1,0 +1,64 @@
+// The JSON that `GET /status` (and every successful mutation) answers with. Declared state
+// (weights, revision) and observed state (health, in-flight, drain) side by side.
+import type { RoutingState } from '../routing/state.js';
+import { poolRole } from '../routing/state.js';
+import type { UpstreamPool } from '../pool/upstream-pool.js';
+import type { Target } from '../pool/target.js';
+import { Flag } from '../pool/health-flags.js';
+
+export type PoolStateName = 'active' | 'standby' | 'split' | 'draining' | 'drained';
+
+export function poolState(pool: UpstreamPool): PoolStateName {
+  const phase = pool.phase;
+  if (phase === 'serving') return poolRole(pool.weight);
+  if (phase === 'draining' || phase === 'drained') return phase;
+  return 'standby';
+}
+
+export interface StatusContext {
+  state: RoutingState;
+  pools: readonly UpstreamPool[];
+  store: { kind: string; up: boolean };
+  instance: { id: string; startedAt: string };
+}
+
+export function statusView({ state, pools, store, instance }: StatusContext) {
+  return {
+    revision: state.revision,
+    weights: state.weights,
+    previous: state.previous,
+    updatedAt: state.updatedAt,
+    updatedBy: state.updatedBy,
+    ...(state.reason === undefined ? {} : { reason: state.reason }),
+    pools: Object.fromEntries(pools.map((pool) => [pool.name, poolView(pool)])),
+    store,
+    instance,
+  };
+}
+
+function poolView(pool: UpstreamPool) {
+  return {
+    version: pool.version,
+    weight: pool.weight,
+    state: poolState(pool),
+    inflight: pool.inflight,
+    longLived: pool.longLived,
+    drainingSince: pool.drainingSince?.toISOString() ?? null,
+    drainedAt: pool.drainedAt?.toISOString() ?? null,
+    readyTargets: pool.readyTargets,
+    targets: pool.targets.map(targetView),
+  };
+}
+
+function targetView(target: Target) {
+  return {
+    url: target.url,
+    ready: target.ready,
+    healthy: !target.health.has(Flag.FAILED_ACTIVE_CHECK) && !target.health.has(Flag.PENDING_FIRST_CHECK),
+    ejected: target.health.has(Flag.EJECTED),
+    inflight: target.inflight,
+    lastCheck: target.lastCheck,
+  };
+}
+
+export type StatusView = ReturnType<typeof statusView>;

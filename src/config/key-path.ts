@@ -1,0 +1,30 @@
+// Key paths as users read them in error messages: `pools.green.targets[0]`.
+
+export type PathSegment = string | number;
+
+export function formatKeyPath(segments: readonly PathSegment[]): string {
+  let out = '';
+  for (const segment of segments) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else out += out === '' ? segment : `.${segment}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+/** Turns a JSON pointer (`/pools/green/targets/0`) into segments; array indexes become numbers. */
+export function pointerToSegments(pointer: string, root: unknown): PathSegment[] {
+  const segments: PathSegment[] = [];
+  let node: unknown = root;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(node)) {
+      const index = Number(key);
+      segments.push(index);
+      node = node[index];
+    } else {
+      segments.push(key);
+      node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined;
+    }
+  }
+  return segments;
+}

@@ -1,0 +1,96 @@
+// The config file's shape: one TypeBox schema gives both the JSON schema that validates
+// the file and the TypeScript types the rest of the code uses. Defaults live here too.
+import { Type, type Static, type TSchema, type TProperties } from '@sinclair/typebox';
+
+/** An object whose unknown keys are errors and which defaults to `{}` so inner defaults apply. */
+function block<T extends TProperties>(properties: T) {
+  return Type.Object(properties, { additionalProperties: false, default: {} });
+}
+
+const port = (fallback: number) => Type.Integer({ minimum: 0, maximum: 65535, default: fallback });
+const ms = (fallback: number) => Type.Integer({ minimum: 0, default: fallback });
+const positive = (fallback: number) => Type.Integer({ minimum: 1, default: fallback });
+const optional = <T extends TSchema>(schema: T) => Type.Optional(schema);
+
+export const HealthCheckSchema = block({
+  path: Type.String({ pattern: '^/', default: '/healthz' }),
+  intervalMs: positive(2000),
+  timeoutMs: positive(1000),
+  healthyThreshold: positive(2),
+  unhealthyThreshold: positive(3),
+  expectStatus: Type.String({ default: '200-399' }),
+});
+
+/** A pool may override any health-check key; the rest come from the top-level block. */
+export const PoolHealthCheckSchema = Type.Partial(
+  Type.Object(HealthCheckSchema.properties, { additionalProperties: false }),
+  { additionalProperties: false },
+);
+
+export const PoolSchema = Type.Object(
+  {
+    version: optional(Type.String()),
+    targets: Type.Array(Type.String(), { minItems: 1 }),
+    healthCheck: optional(PoolHealthCheckSchema),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    listen: block({ host: Type.String({ default: '0.0.0.0' }), port: port(8080) }),
+    preview: optional(block({ host: Type.String({ default: '0.0.0.0' }), port: port(8081) })),
+    admin: block({
+      host: Type.String({ default: '127.0.0.1' }),
+      port: port(9901),
+      token: Type.String({ default: '' }),
+      metricsPublic: Type.Boolean({ default: false }),
+    }),
+    pools: Type.Record(Type.String(), PoolSchema),
+    routing: block({
+      initial: optional(Type.Record(Type.String(), Type.Integer())),
+      stickyCookie: optional(Type.String({ minLength: 1 })),
+      overrideHeader: optional(Type.String({ minLength: 1 })),
+      poolHeader: optional(Type.String({ minLength: 1 })),
+    }),
+    healthCheck: HealthCheckSchema,
+    passive: block({ consecutiveFailures: positive(5), ejectMs: ms(30000) }),
+    retries: block({ attempts: Type.Integer({ minimum: 0, maximum: 10, default: 2 }) }),
+    timeouts: block({ connectMs: positive(2000), headersMs: positive(30000), keepAliveMs: positive(65000) }),
+    drain: block({ timeoutMs: ms(30000) }),
+    shutdown: block({ graceMs: ms(30000) }),
+    state: block({
+      store: Type.Union([Type.Literal('memory'), Type.Literal('redis')], { default: 'memory' }),
+      url: Type.String({ default: 'redis://127.0.0.1:6379' }),
+      prefix: Type.String({ default: 'switchyard:' }),
+    }),
+    log: block({
+      level: Type.Union(
+        ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+        { default: 'info' },
+      ),
+      access: Type.Boolean({ default: true }),
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/** The file as validated, defaults applied. */
+export type RawConfig = Static<typeof ConfigSchema>;
+export type HealthCheckConfig = Static<typeof HealthCheckSchema>;
+
+export interface PoolConfig {
+  name: string;
+  version: string;
+  targets: string[];
+  healthCheck: HealthCheckConfig;
+}
+
+/** The config the program runs on: every default resolved, pools in file order. */
+export interface Config extends Omit<RawConfig, 'pools' | 'routing'> {
+  pools: PoolConfig[];
+  routing: Omit<RawConfig['routing'], 'initial'> & { initial: Record<string, number> };
+}
+
+export const POOL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+export const DEFAULT_VERSION = 'unversioned';

@@ -1,0 +1,50 @@
+// Every error the admin API can answer with: one code, one HTTP status, one default message.
+// Clients (the CLI, users' scripts) match on `code`, so codes never change once published.
+
+export const ERRORS = {
+  INVALID_BODY: { status: 400, message: 'the request body is not valid' },
+  UNKNOWN_POOL: { status: 400, message: 'no such pool' },
+  INVALID_WEIGHTS: { status: 400, message: 'weights must be integers from 0 to 100 summing to 100' },
+  INVALID_CONFIG: { status: 400, message: 'the config file is not valid' },
+  UNAUTHORIZED: { status: 401, message: 'a valid bearer token is required' },
+  NOT_FOUND: { status: 404, message: 'no such route' },
+  POOL_UNHEALTHY: { status: 409, message: 'the pool has no healthy target' },
+  NO_PREVIOUS: { status: 409, message: 'there is no previous routing to roll back to' },
+  ROLLOUT_RUNNING: { status: 409, message: 'a rollout is running' },
+  REVISION_MISMATCH: { status: 412, message: 'the routing state has changed since that revision' },
+  STATE_UNAVAILABLE: { status: 503, message: 'the state store is unavailable' },
+  INTERNAL: { status: 500, message: 'internal error' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class SwitchyardError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message?: string, details?: unknown) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'SwitchyardError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = details;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string; details?: unknown } } {
+    const error: { code: ErrorCode; message: string; details?: unknown } = { code: this.code, message: this.message };
+    if (this.details !== undefined) error.details = this.details;
+    return { error };
+  }
+}
+
+/** A config that failed to load or validate; `problems` are `key.path: what is wrong` lines. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(`invalid config:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}

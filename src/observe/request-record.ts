@@ -1,0 +1,19 @@
+// What one proxied request did, as the access log (and later the metrics) see it.
+
+export interface RequestRecord {
+  reqId: string;
+  method: string;
+  url: string;
+  status: number;
+  ms: number;
+  pool: string | null;
+  version: string | null;
+  target: string | null;
+  retries: number;
+  bytes: number;
+  error?: string;
+}
+
+export interface RequestObserver {
+  requestFinished(record: RequestRecord): void;
+}

@@ -1,0 +1,72 @@
+// A named pool of targets (blue, green, ...): its version label, its targets, what it has in
+// flight, and where it stands in the drain sequence (serving → draining → drained).
+import { EventEmitter } from 'node:events';
+import { TargetPicker } from './picker.js';
+import type { Target } from './target.js';
+
+export type DrainPhase = 'serving' | 'standby' | 'draining' | 'drained';
+
+export class UpstreamPool extends EventEmitter<{ drained: [] }> {
+  readonly name: string;
+  version: string;
+  targets: Target[];
+  inflight = 0;
+  longLived = 0;
+  weight = 0;
+  drainingSince: Date | null = null;
+  drainedAt: Date | null = null;
+  private readonly picker = new TargetPicker();
+
+  constructor(name: string, version: string, targets: Target[]) {
+    super();
+    this.name = name;
+    this.version = version;
+    this.targets = targets;
+  }
+
+  pick(exclude?: readonly Target[]): Target | undefined {
+    return this.picker.pick(this.targets, exclude);
+  }
+
+  get readyTargets(): number {
+    let count = 0;
+    for (const target of this.targets) if (target.ready) count++;
+    return count;
+  }
+
+  begin(target: Target): void {
+    target.inflight++;
+    this.inflight++;
+  }
+
+  end(target: Target): void {
+    target.inflight--;
+    this.inflight--;
+    if (this.inflight === 0 && this.longLived === 0 && this.phase === 'draining') this.markDrained();
+  }
+
+  /** Called whenever the routing state gives this pool a weight. */
+  setWeight(weight: number, now = new Date()): void {
+    const before = this.weight;
+    this.weight = weight;
+    if (weight > 0) {
+      this.drainingSince = null;
+      this.drainedAt = null;
+    } else if (before > 0) {
+      this.drainingSince = now;
+      this.drainedAt = null;
+      if (this.inflight === 0 && this.longLived === 0) this.markDrained(now);
+    }
+  }
+
+  get phase(): DrainPhase {
+    if (this.weight > 0) return 'serving';
+    if (this.drainingSince === null) return 'standby';
+    return this.drainedAt === null ? 'draining' : 'drained';
+  }
+
+  private markDrained(now = new Date()): void {
+    this.drainedAt = now;
+    this.emit('drained');
+  }
+}

@@ -1,0 +1,116 @@
+// The data plane listener: a plain node:http server whose request handler picks a pool and
+// a target and hands the request to an Exchange. Never Fastify; nothing here but the path
+// a request takes.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Target } from '../pool/target.js';
+import type { UpstreamPool } from '../pool/upstream-pool.js';
+import type { RequestObserver, RequestRecord } from '../observe/request-record.js';
+import { Exchange, type ExchangeOwner } from './exchange.js';
+import { incomingRequestId, upstreamRequestHeaders } from './headers.js';
+
+export interface ProxyServerOptions {
+  /** Chooses the pool for a request (weights, and later sticky/override rules). */
+  choosePool(req: IncomingMessage): UpstreamPool | undefined;
+  retryAttempts: number;
+  keepAliveMs: number;
+  /** Response header naming the pool that served, when configured. */
+  poolHeader?: string | undefined;
+  observers: readonly RequestObserver[];
+  /** Passive health evidence: each attempt's outcome per target. */
+  onTargetOutcome?: (target: Target, ok: boolean) => void;
+}
+
+const RETRY_AFTER_SECONDS = '1';
+
+export class ProxyServer implements ExchangeOwner {
+  readonly server: Server;
+  readonly retryAttempts: number;
+  private readonly options: ProxyServerOptions;
+  private readonly extrasByPool = new WeakMap<UpstreamPool, readonly string[]>();
+
+  constructor(options: ProxyServerOptions) {
+    this.options = options;
+    this.retryAttempts = options.retryAttempts;
+    this.server = createServer({ keepAliveTimeout: options.keepAliveMs, requestTimeout: 0 }, (req, res) => this.handle(req, res));
+    // Clients that send garbage get a 400 from Node; their socket errors must never crash us.
+    this.server.on('clientError', onClientError);
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = performance.now();
+    const requestId = incomingRequestId(req.rawHeaders) ?? randomUUID();
+    req.on('error', ignore); // a client reset mid-upload surfaces through the exchange, not as a crash
+    const pool = this.options.choosePool(req);
+    const target = pool?.pick();
+    if (pool === undefined || target === undefined) return this.unavailable(req, res, pool, requestId, startedAt);
+    const headers = upstreamRequestHeaders(req.rawHeaders, {
+      requestId,
+      clientIp: clientIp(req),
+      proto: 'http',
+      host: req.headers.host,
+    });
+    new Exchange(this, req, res, pool, target, requestId, headers, startedAt).start();
+  }
+
+  responseExtras(pool: UpstreamPool): readonly string[] | null {
+    const name = this.options.poolHeader;
+    if (name === undefined) return null;
+    let extras = this.extrasByPool.get(pool);
+    if (extras === undefined) this.extrasByPool.set(pool, (extras = [name, pool.name]));
+    return extras;
+  }
+
+  observed(target: Target, ok: boolean): void {
+    this.options.onTargetOutcome?.(target, ok);
+  }
+
+  finished(exchange: Exchange): void {
+    const record: RequestRecord = {
+      reqId: exchange.requestId,
+      method: exchange.req.method ?? '',
+      url: exchange.req.url ?? '',
+      status: exchange.status,
+      ms: roundMs(performance.now() - exchange.startedAt),
+      pool: exchange.pool.name,
+      version: exchange.pool.version,
+      target: exchange.target.url,
+      retries: exchange.retries,
+      bytes: exchange.bytes,
+    };
+    if (exchange.error !== undefined) record.error = exchange.error;
+    this.notify(record);
+  }
+
+  /** No pool has weight, or the chosen pool has no ready target: 503 with Retry-After. */
+  private unavailable(req: IncomingMessage, res: ServerResponse, pool: UpstreamPool | undefined, requestId: string, startedAt: number): void {
+    res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': RETRY_AFTER_SECONDS, 'x-request-id': requestId });
+    res.end(pool === undefined ? 'no pool has traffic weight\n' : `no ready target in pool ${pool.name}\n`);
+    req.resume(); // discard any body so the connection can be reused
+    this.notify({
+      reqId: requestId, method: req.method ?? '', url: req.url ?? '', status: 503, ms: roundMs(performance.now() - startedAt),
+      pool: pool?.name ?? null, version: pool?.version ?? null, target: null, retries: 0, bytes: 0, error: 'no ready target',
+    });
+  }
+
+  private notify(record: RequestRecord): void {
+    for (const observer of this.options.observers) observer.requestFinished(record);
+  }
+}
+
+function clientIp(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+function onClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+}
+
+function ignore(): void {}

@@ -1,0 +1,115 @@
+// Owns this instance's view of the routing state and every change to it. Changes are
+// compare-and-set against the store, so two operators can never lose each other's update;
+// the committed state is applied locally before the caller gets its answer, so the very
+// next request routes by it.
+import { SwitchyardError } from '../errors.js';
+import type { Logger } from '../observe/logger.js';
+import {
+  flip, initialState, poolsGainingWeight, rollback, setWeights,
+  type ChangeContext, type RoutingState, type Weights,
+} from '../routing/state.js';
+import type { StateStore } from './store.js';
+
+export type Change =
+  | { kind: 'flip'; pool: string }
+  | { kind: 'weights'; weights: Weights }
+  | { kind: 'rollback' };
+
+export interface ChangeRequest extends ChangeContext {
+  change: Change;
+  /** The revision the caller based its change on (If-Match); stale → 412. */
+  ifMatch?: number | undefined;
+  /** Give weight to a pool even when it has no ready target. */
+  force?: boolean | undefined;
+}
+
+export interface RoutingControlOptions {
+  store: StateStore;
+  poolNames: () => readonly string[];
+  initialWeights: Weights;
+  /** Whether a pool has at least one ready target (the POOL_UNHEALTHY guard). */
+  poolReady: (pool: string) => boolean;
+  /** Called with each newer state this instance adopts, in revision order. */
+  onApply: (state: RoutingState) => void;
+  logger: Logger;
+}
+
+/** Compare-and-set attempts before giving up on a change that keeps losing races. */
+const MAX_CAS_ATTEMPTS = 8;
+
+export class RoutingControl {
+  private readonly options: RoutingControlOptions;
+  private state: RoutingState | null = null;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(options: RoutingControlOptions) {
+    this.options = options;
+  }
+
+  get current(): RoutingState {
+    if (this.state === null) throw new Error('RoutingControl.start() has not run');
+    return this.state;
+  }
+
+  async start(): Promise<RoutingState> {
+    const { store } = this.options;
+    this.unsubscribe = store.subscribe((state) => this.adopt(state));
+    let stored = await store.get();
+    if (stored === null) {
+      const first = initialState(this.options.initialWeights, this.options.poolNames(), { actor: 'config:routing.initial' });
+      if (await store.compareAndSet(null, first)) stored = first;
+      else stored = await store.get();
+    }
+    if (stored !== null) this.adopt(stored);
+    return this.current;
+  }
+
+  /** Applies a state if it is newer than ours; older or equal revisions are ignored. */
+  adopt(state: RoutingState): boolean {
+    if (this.state !== null && state.revision <= this.state.revision) return false;
+    this.state = state;
+    this.options.onApply(state);
+    return true;
+  }
+
+  async change(request: ChangeRequest): Promise<RoutingState> {
+    const { store, logger } = this.options;
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const base = (await store.get()) ?? this.current;
+      if (request.ifMatch !== undefined && base.revision !== request.ifMatch) {
+        throw new SwitchyardError('REVISION_MISMATCH', `revision is ${base.revision}, not ${request.ifMatch}`, { revision: base.revision });
+      }
+      const next = this.transition(base, request);
+      this.guard(base, next, request.force === true);
+      if (await store.compareAndSet(base.revision, next)) {
+        this.adopt(next);
+        logger.info({ kind: 'admin', who: request.actor, change: request.change, from: base.weights, to: next.weights,
+          revision: next.revision, reason: request.reason, force: request.force === true }, 'routing changed');
+        return next;
+      }
+      this.adopt(base); // somebody else committed: catch up, then retry on the fresh state
+    }
+    throw new SwitchyardError('STATE_UNAVAILABLE', 'the change kept conflicting with concurrent changes; try again');
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  private transition(base: RoutingState, request: ChangeRequest): RoutingState {
+    const pools = this.options.poolNames();
+    const change = request.change;
+    if (change.kind === 'flip') return flip(base, change.pool, pools, request);
+    if (change.kind === 'weights') return setWeights(base, change.weights, pools, request);
+    return rollback(base, pools, request);
+  }
+
+  private guard(base: RoutingState, next: RoutingState, force: boolean): void {
+    if (force) return;
+    const unready = poolsGainingWeight(base.weights, next.weights).filter((pool) => !this.options.poolReady(pool));
+    if (unready.length > 0) {
+      throw new SwitchyardError('POOL_UNHEALTHY', `pool ${unready.join(', ')} has no ready target (use force to override)`, { pools: unready });
+    }
+  }
+}
