@@ -136,7 +136,7 @@ export class Switchyard {
     await this.pools.close();
     await this.store.close();
     this.logger.info('switchyard stopped');
-    this.logger.flush();
+    await new Promise<void>((resolve) => this.logger.flush(() => resolve()));
   }
 }
 

@@ -1,0 +1,80 @@
+// Commands that run things here: start (proxy + admin), demo, check-config, demo-app.
+import type { Command } from 'commander';
+import { loadConfigFile } from '../../config/load.js';
+import { Switchyard } from '../../main.js';
+import { startDemo } from '../../demo/demo-stack.js';
+import { createDemoApp } from '../../demo/demo-app.js';
+import { EXIT, type CliIo } from '../io.js';
+import { UsageError, type CommandResult } from '../result.js';
+import { serveUntilSignal } from '../signals.js';
+
+export const DEFAULT_CONFIG = 'config/switchyard.yaml';
+
+export function registerServerCommands(program: Command, io: CliIo, run: (result: CommandResult) => void): void {
+  program.command('start')
+    .description('run the proxy and its admin API')
+    .option('-c, --config <file>', 'config file', DEFAULT_CONFIG)
+    .action((flags: { config: string }) => run(async () => {
+      const config = loadConfigFile(flags.config, io.env);
+      const switchyard = await Switchyard.start(config);
+      return serveUntilSignal(() => switchyard.close(), io);
+    }));
+
+  program.command('demo')
+    .description('the demo stack: blue ×2 (1.0.0), green ×1 (2.0.0) behind a proxy on :8080, admin on :9901')
+    .option('--port <port>', 'proxy port', integer, 8080)
+    .option('--admin-port <port>', 'admin API port', integer, 9901)
+    .action((flags: { port: number; adminPort: number }) => run(async () => {
+      const demo = await startDemo({ port: flags.port, adminPort: flags.adminPort });
+      io.out(demoBanner(demo.switchyard.proxyUrl, demo.switchyard.adminUrl));
+      return serveUntilSignal(() => demo.close(), io);
+    }));
+
+  program.command('check-config')
+    .description('validate a config file: exit 0, or 2 with every problem listed')
+    .argument('<file>')
+    .action((file: string) => run(async () => {
+      const config = loadConfigFile(file, io.env);
+      io.out(`${file}: ok (${config.pools.map((pool) => `${pool.name} ×${pool.targets.length}`).join(', ')})`);
+      return EXIT.OK;
+    }));
+
+  program.command('demo-app')
+    .description('one demo upstream (what `demo` runs three of); for docker-compose and manual tests')
+    .option('--pool <name>', 'pool name it reports', 'blue')
+    .option('--app-version <version>', 'version it reports', '1.0.0')
+    .option('--instance <name>', 'instance name it reports')
+    .option('--host <host>', 'listen host', '127.0.0.1')
+    .option('--port <port>', 'listen port', integer, 3001)
+    .action((flags: { pool: string; appVersion: string; instance?: string; host: string; port: number }) => run(async () => {
+      const app = createDemoApp({ pool: flags.pool, version: flags.appVersion, instance: flags.instance ?? `${flags.pool}-${flags.port}` });
+      await new Promise<void>((resolve, reject) => {
+        app.once('error', reject);
+        app.listen(flags.port, flags.host, resolve);
+      });
+      io.out(`demo app ${flags.pool} ${flags.appVersion} on http://${flags.host}:${flags.port}`);
+      return serveUntilSignal(() => new Promise<void>((resolve) => {
+        app.close(() => resolve());
+        app.closeIdleConnections();
+      }), io);
+    }));
+}
+
+function integer(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new UsageError(`not a port number: ${text}`);
+  return value;
+}
+
+function demoBanner(proxy: string, admin: string): string {
+  return [
+    `Switchyard demo: proxy ${proxy}, admin ${admin}`,
+    '  blue ×2 (1.0.0) is live, green ×1 (2.0.0) is standby. Try:',
+    `    curl ${proxy}/`,
+    '    npx switchyard flip green',
+    `    curl ${proxy}/`,
+    '    npx switchyard rollback',
+    '    npx switchyard status',
+    '  Ctrl-C stops it.',
+  ].join('\n');
+}
