@@ -1,29 +1,34 @@
 // `${VAR}` and `${VAR:-default}` in string values, expanded after YAML parsing so that an
 // environment value can never change the document's structure. `$${` is a literal `${`.
-import { formatKeyPath, type PathSegment } from './key-path.js';
+import { formatKeyPath, formatProblem, type KeyedProblem, type PathSegment } from './key-path.js';
 
 const REFERENCE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 export interface ExpandResult {
   value: unknown;
   problems: string[];
+  /** The same problems with their key paths kept apart. */
+  issues: KeyedProblem[];
 }
 
 export function expandEnv(value: unknown, env: NodeJS.ProcessEnv): ExpandResult {
-  const problems: string[] = [];
+  const issues: KeyedProblem[] = [];
   const walk = (node: unknown, path: PathSegment[]): unknown => {
     if (typeof node === 'string') return expandString(node, env, (name) => {
-      problems.push(`${formatKeyPath(path)}: environment variable ${name} is not set (use \${${name}:-default} for an optional value)`);
+      issues.push({
+        path: formatKeyPath(path),
+        message: `environment variable ${name} is not set (use \${${name}:-default} for an optional value)`,
+      });
     });
     if (Array.isArray(node)) return node.map((item, index) => walk(item, [...path, index]));
     if (node !== null && typeof node === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [key, child] of Object.entries(node)) out[key] = walk(child, [...path, key]);
-      return out;
+      // fromEntries defines own keys, so a `__proto__` key stays a key (and is reported as unknown).
+      return Object.fromEntries(Object.entries(node).map(([key, child]) => [key, walk(child, [...path, key])]));
     }
     return node;
   };
-  return { value: walk(value, []), problems };
+  const expanded = walk(value, []);
+  return { value: expanded, problems: issues.map(formatProblem), issues };
 }
 
 function expandString(text: string, env: NodeJS.ProcessEnv, onMissing: (name: string) => void): string {

@@ -28,3 +28,18 @@ export function pointerToSegments(pointer: string, root: unknown): PathSegment[]
   }
   return segments;
 }
+
+/** One problem with the key path it is about; printed as `path: message`. */
+export interface KeyedProblem {
+  path: string;
+  message: string;
+}
+
+export function formatProblem(problem: KeyedProblem): string {
+  return `${problem.path}: ${problem.message}`;
+}
+
+/** True when `inner` is `outer` or a key inside it (`a.b` and `a.b[0]` are inside `a.b`). */
+export function pathWithin(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
+}

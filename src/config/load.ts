@@ -1,13 +1,14 @@
 // Reads a config file: YAML → ${VAR} expansion → defaults → schema → semantic checks.
 // Every problem is collected (never just the first) and reported with its key path.
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
+import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { ConfigError } from '../errors.js';
 import { expandEnv } from './expand.js';
-import { formatKeyPath, pointerToSegments } from './key-path.js';
+import { formatKeyPath, formatProblem, pathWithin, pointerToSegments, type KeyedProblem } from './key-path.js';
 import { ConfigSchema, DEFAULT_VERSION, type Config, type RawConfig } from './schema.js';
-import { semanticProblems } from './validate.js';
+import { semanticIssues } from './validate.js';
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
   let text: string;
@@ -20,14 +21,21 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   return parseConfigText(text, env, path);
 }
 
+const MAX_SYNTAX_ERRORS = 3;
+
 export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.env, source = 'config'): Config {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((error) => {
-      const line = error.linePos?.[0];
+    // One syntax slip cascades into dozens of parser errors; the first few locate it.
+    const shown = doc.errors.slice(0, MAX_SYNTAX_ERRORS);
+    const more = doc.errors.length - shown.length;
+    throw new ConfigError([...shown.map((error) => {
+      // `error.linePos` is only filled in with prettyErrors, which also rewrites the message.
+      const line = error.pos === undefined ? undefined : lineCounter.linePos(error.pos[0]);
       const where = line === undefined ? source : `${source}:${line.line}:${line.col}`;
       return `${where}: YAML syntax error: ${error.message.split('\n')[0]}`;
-    }));
+    }), ...(more > 0 ? [`${source}: ${more} more YAML errors, most likely caused by the first`] : [])]);
   }
   return resolveConfig(doc.toJS() ?? {}, env);
 }
@@ -38,21 +46,67 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv = proces
     throw new ConfigError(['(root): the config must be a mapping of keys']);
   }
   const expanded = expandEnv(document, env);
-  const withDefaults = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, Value.Clone(expanded.value)));
-  const problems = [...expanded.problems, ...schemaProblems(withDefaults)];
-  if (problems.length === 0) problems.push(...semanticProblems(withDefaults as RawConfig));
-  if (problems.length > 0) throw new ConfigError(problems);
+  // expandEnv returned a fresh copy, so defaults may be written into it (Value.Clone would
+  // also drop a `__proto__` key, which must be reported as unknown).
+  const withDefaults = convertScalars(ConfigSchema, Value.Default(ConfigSchema, expanded.value));
+  // Every problem at once, but one per mistake: a key already reported by an earlier stage
+  // (an unset variable, then the schema) is not reported again, nor any key inside it.
+  const problems: KeyedProblem[] = [];
+  for (const stage of [() => expanded.issues, () => schemaProblems(withDefaults), () => semanticIssues(withDefaults as RawConfig)]) {
+    const reported = problems.map((problem) => problem.path);
+    problems.push(...stage().filter((problem) => !reported.some((path) => pathWithin(problem.path, path))));
+  }
+  if (problems.length > 0) throw new ConfigError(problems.map(formatProblem));
   return finish(withDefaults as RawConfig);
 }
 
-function schemaProblems(value: unknown): string[] {
+function schemaProblems(value: unknown): KeyedProblem[] {
   const byPath = new Map<string, string>();
   for (const error of Value.Errors(ConfigSchema, value)) {
     const path = formatKeyPath(pointerToSegments(error.path, value));
     if (byPath.has(path)) continue; // the first reason for a key is the useful one
     byPath.set(path, error.message === 'Unexpected property' ? 'unknown key' : error.message.toLowerCase());
   }
-  return [...byPath].map(([path, message]) => `${path}: ${message}`);
+  return [...byPath].map(([path, message]) => ({ path, message }));
+}
+
+const NUMERIC = /^-?\d+(\.\d+)?$/;
+
+/**
+ * Turns the strings that environment expansion (or quoting) leaves into the numbers and
+ * booleans the schema wants: `port: ${PORT}` → 8080, `access: "false"` → false. Nothing
+ * else: unlike TypeBox's Value.Convert it never truncates 99.5 to 99, reads `true` as a
+ * port, or wraps a lone string into an array, so those stay schema errors.
+ */
+function convertScalars(schema: TSchema, value: unknown): unknown {
+  if (schema.anyOf !== undefined) return value;
+  switch (schema.type) {
+    case 'integer':
+    case 'number':
+      return typeof value === 'string' && NUMERIC.test(value.trim()) ? Number(value) : value;
+    case 'boolean':
+      if (typeof value !== 'string') return value;
+      return value.toLowerCase() === 'true' ? true : value.toLowerCase() === 'false' ? false : value;
+    case 'string':
+      return typeof value === 'number' || typeof value === 'boolean' ? String(value) : value; // version: 1.5
+    case 'array':
+      return Array.isArray(value) ? value.map((item) => convertScalars(schema.items as TSchema, item)) : value;
+    case 'object': {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+      const object = value as Record<string, unknown>;
+      const properties = (schema.properties ?? {}) as Record<string, TSchema>;
+      const patterns = Object.values((schema.patternProperties ?? {}) as Record<string, TSchema>);
+      for (const key of Object.keys(object)) {
+        const child = Object.hasOwn(properties, key) ? properties[key] : patterns[0];
+        if (child === undefined) continue;
+        const converted = convertScalars(child, object[key]);
+        if (converted !== object[key]) Object.defineProperty(object, key, { value: converted, enumerable: true, writable: true, configurable: true });
+      }
+      return object;
+    }
+    default:
+      return value;
+  }
 }
 
 function finish(raw: RawConfig): Config {

@@ -39,7 +39,11 @@ export const PoolSchema = Type.Object(
 export const ConfigSchema = Type.Object(
   {
     listen: block({ host: Type.String({ default: '0.0.0.0' }), port: port(8080) }),
-    preview: optional(block({ host: Type.String({ default: '0.0.0.0' }), port: port(8081) })),
+    // No `default: {}` here: without a `preview` block there is no preview listener at all.
+    preview: optional(Type.Object(
+      { host: Type.String({ default: '0.0.0.0' }), port: port(8081) },
+      { additionalProperties: false },
+    )),
     admin: block({
       host: Type.String({ default: '127.0.0.1' }),
       port: port(9901),

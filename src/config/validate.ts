@@ -1,55 +1,82 @@
 // Checks the schema cannot express: URLs, pool names, duplicate targets, weights, and
-// the admin listener's safety rule. Pure: takes the schema-valid file, returns problems.
+// the admin listener's safety rule. Pure: takes the file (defaults applied), returns problems.
 import { isIP } from 'node:net';
 import { POOL_NAME, type RawConfig } from './schema.js';
+import { formatProblem, type KeyedProblem } from './key-path.js';
 import { parseStatusRanges } from '../health/status-range.js';
 import { weightProblem } from '../routing/weights.js';
 
 export function semanticProblems(raw: RawConfig): string[] {
-  const problems: string[] = [];
-  const poolNames = Object.keys(raw.pools);
-  if (poolNames.length === 0) problems.push('pools: at least one pool is required');
+  return semanticIssues(raw).map(formatProblem);
+}
+
+/**
+ * The same checks, each problem with its key path. Safe on a file that failed the schema
+ * (so that every problem is listed at once): a check whose input has the wrong shape is
+ * skipped, the schema has already reported that key.
+ */
+export function semanticIssues(raw: RawConfig): KeyedProblem[] {
+  const problems: KeyedProblem[] = [];
+  const add = (path: string, message: string) => { problems.push({ path, message }); };
+  const file = raw as unknown as Record<string, unknown>;
+  const pools = record(file.pools);
+  const poolNames = pools === undefined ? [] : Object.keys(pools);
+  if (pools !== undefined && poolNames.length === 0) add('pools', 'at least one pool is required');
 
   const seenTargets = new Map<string, string>();
   for (const name of poolNames) {
-    const pool = raw.pools[name]!;
-    if (!POOL_NAME.test(name)) problems.push(`pools.${name}: pool name must match ${POOL_NAME.source}`);
-    pool.targets.forEach((target, index) => {
+    if (!POOL_NAME.test(name)) add(`pools.${name}`, `pool name must match ${POOL_NAME.source}`);
+    const pool = record(pools![name]);
+    if (pool === undefined) continue;
+    const targets = Array.isArray(pool.targets) ? (pool.targets as unknown[]) : [];
+    targets.forEach((target, index) => {
+      if (typeof target !== 'string') return;
       const where = `pools.${name}.targets[${index}]`;
       const url = parseTargetUrl(target);
-      if (typeof url === 'string') return problems.push(`${where}: ${url}`);
+      if (typeof url === 'string') return add(where, url);
       const earlier = seenTargets.get(url.origin);
-      if (earlier !== undefined) problems.push(`${where}: duplicate target ${url.origin} (also ${earlier})`);
+      if (earlier !== undefined) add(where, `duplicate target ${url.origin} (also ${earlier})`);
       else seenTargets.set(url.origin, where);
     });
-    const expect = pool.healthCheck?.expectStatus;
-    if (expect !== undefined && parseStatusRanges(expect) === null) {
-      problems.push(`pools.${name}.healthCheck.expectStatus: ${statusRangeHint(expect)}`);
+    const expect = record(pool.healthCheck)?.expectStatus;
+    if (typeof expect === 'string' && parseStatusRanges(expect) === null) {
+      add(`pools.${name}.healthCheck.expectStatus`, statusRangeHint(expect));
     }
   }
 
-  if (parseStatusRanges(raw.healthCheck.expectStatus) === null) {
-    problems.push(`healthCheck.expectStatus: ${statusRangeHint(raw.healthCheck.expectStatus)}`);
+  const expect = record(file.healthCheck)?.expectStatus;
+  if (typeof expect === 'string' && parseStatusRanges(expect) === null) {
+    add('healthCheck.expectStatus', statusRangeHint(expect));
   }
 
-  if (raw.routing.initial !== undefined) {
-    const problem = weightProblem(raw.routing.initial, poolNames);
-    if (problem !== null) problems.push(`routing.initial${problem.key === undefined ? '' : `.${problem.key}`}: ${problem.message}`);
+  const initial = record(record(file.routing)?.initial);
+  if (initial !== undefined && pools !== undefined) {
+    const problem = weightProblem(initial, poolNames);
+    if (problem !== null) add(`routing.initial${problem.key === undefined ? '' : `.${problem.key}`}`, problem.message);
   }
 
-  if (raw.admin.token === '' && !isLoopback(raw.admin.host)) {
-    problems.push(`admin.token: required when admin.host (${raw.admin.host}) is not a loopback address`);
+  const admin = record(file.admin) ?? {};
+  const listen = record(file.listen) ?? {};
+  if (admin.token === '' && typeof admin.host === 'string' && !isLoopback(admin.host)) {
+    add('admin.token', `required when admin.host (${admin.host}) is not a loopback address`);
   }
-  if (raw.listen.port !== 0 && raw.listen.port === raw.admin.port) {
-    problems.push(`admin.port: ${raw.admin.port} is already listen.port`);
+  if (typeof listen.port === 'number' && listen.port !== 0 && listen.port === admin.port) {
+    add('admin.port', `${admin.port} is already listen.port`);
   }
-  if (raw.preview !== undefined && raw.preview.port !== 0 && [raw.listen.port, raw.admin.port].includes(raw.preview.port)) {
-    problems.push(`preview.port: ${raw.preview.port} is already used by listen or admin`);
+  const preview = record(file.preview);
+  if (preview !== undefined && typeof preview.port === 'number' && preview.port !== 0
+    && [listen.port, admin.port].includes(preview.port)) {
+    add('preview.port', `${preview.port} is already used by listen or admin`);
   }
-  if (raw.state.store === 'redis' && !/^rediss?:\/\//.test(raw.state.url)) {
-    problems.push(`state.url: not a redis:// or rediss:// URL (${raw.state.url})`);
+  const state = record(file.state);
+  if (state !== undefined && state.store === 'redis' && typeof state.url === 'string' && !/^rediss?:\/\//.test(state.url)) {
+    add('state.url', `not a redis:// or rediss:// URL (${state.url})`);
   }
   return problems;
+}
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
 /** A target must be an absolute http(s) URL naming only an origin. */
