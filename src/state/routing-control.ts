@@ -5,7 +5,7 @@
 import { SwitchyardError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import {
-  flip, initialState, poolsGainingWeight, rollback, setWeights,
+  flip, initialState, poolsGainingWeight, rollback, sameWeights, setWeights,
   type ChangeContext, type RoutingState, type Weights,
 } from '../routing/state.js';
 import type { StateStore } from './store.js';
@@ -80,6 +80,12 @@ export class RoutingControl {
         throw new SwitchyardError('REVISION_MISMATCH', `revision is ${base.revision}, not ${request.ifMatch}`, { revision: base.revision });
       }
       const next = this.transition(base, request);
+      // Asking for the routing already in place (a repeated flip, a retried command) is not a
+      // change: committing it would overwrite `previous` and make rollback a no-op.
+      if (sameWeights(base.weights, next.weights)) {
+        this.adopt(base);
+        return base;
+      }
       this.guard(base, next, request.force === true);
       if (await store.compareAndSet(base.revision, next)) {
         this.adopt(next);
