@@ -80,12 +80,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx interim answers are not relayed
     if (this.clientGone) return false;
+    const headers = downstreamResponseHeaders(rawHeaders, this.owner.responseExtras(this.pool));
+    try {
+      if (statusText === '') this.res.writeHead(statusCode, headers);
+      else this.res.writeHead(statusCode, statusText, headers);
+    } catch (err) {
+      // Node refused to relay this head (undici's parser accepts e.g. control characters in
+      // the reason phrase, writeHead does not). Nothing reached the client yet, so undo what
+      // writeHead had already stored (the reason phrase, any headers) and let undici abort the
+      // attempt: onError then answers a clean 502 instead of cutting a connection that never
+      // got a status line.
+      this.res.statusMessage = '';
+      for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
+      throw err;
+    }
     this.responseStarted = true;
     this.status = statusCode;
     this.owner.observed(this.target, statusCode < 500);
-    const headers = downstreamResponseHeaders(rawHeaders, this.owner.responseExtras(this.pool));
-    if (statusText === '') this.res.writeHead(statusCode, headers);
-    else this.res.writeHead(statusCode, statusText, headers);
     this.resumeUpstream = resume;
     return true;
   }

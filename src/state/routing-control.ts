@@ -77,7 +77,8 @@ export class RoutingControl {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const base = (await store.get()) ?? this.current;
       if (request.ifMatch !== undefined && base.revision !== request.ifMatch) {
-        throw new SwitchyardError('REVISION_MISMATCH', `revision is ${base.revision}, not ${request.ifMatch}`, { revision: base.revision });
+        const asked = Number.isNaN(request.ifMatch) ? 'If-Match names no revision' : `not ${request.ifMatch}`;
+        throw new SwitchyardError('REVISION_MISMATCH', `revision is ${base.revision}, ${asked}`, { revision: base.revision });
       }
       const next = this.transition(base, request);
       // Asking for the routing already in place (a repeated flip, a retried command) is not a

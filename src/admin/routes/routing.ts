@@ -20,8 +20,8 @@ const RollbackBody = Type.Union([Type.Object(common, { additionalProperties: fal
 type Common = { force?: boolean; reason?: string };
 
 export function routingRoutes(app: FastifyInstance, context: AdminContext): void {
-  const status = () => statusView({
-    state: context.control.current,
+  const status = (state = context.control.current) => statusView({
+    state,
     pools: context.pools().pools,
     store: { kind: context.storeKind, up: context.store.up },
     instance: context.instance,
@@ -35,7 +35,8 @@ export function routingRoutes(app: FastifyInstance, context: AdminContext): void
       reason: body?.reason,
       actor: actorOf(request, context.token),
     });
-    return reply.header('etag', etag(state.revision)).send(status());
+    // Body and ETag from the same committed state, even if another change lands meanwhile.
+    return reply.header('etag', etag(state.revision)).send(status(state));
   };
 
   app.get('/status', async (_request, reply) => reply.header('etag', etag(context.control.current.revision)).send(status()));
