@@ -45,6 +45,16 @@ export class UpstreamPool extends EventEmitter<{ drained: [] }> {
     if (this.inflight === 0 && this.longLived === 0 && this.phase === 'draining') this.markDrained();
   }
 
+  /** A long-lived connection (WebSocket tunnel) opened on this pool. */
+  beginLongLived(): void {
+    this.longLived++;
+  }
+
+  endLongLived(): void {
+    this.longLived--;
+    if (this.inflight === 0 && this.longLived === 0 && this.phase === 'draining') this.markDrained();
+  }
+
   /** Called whenever the routing state gives this pool a weight. */
   setWeight(weight: number, now = new Date()): void {
     const before = this.weight;
