@@ -1,18 +1,27 @@
-// The one place that wires the concrete parts together: config → pools → routing control →
-// data plane + admin API. Everything else receives what it needs; nothing reaches out.
+// The one place that wires the concrete parts together: config → pools → health → routing
+// control → data plane + admin API, plus the lifecycle (start, reload, graceful shutdown).
+// Everything else receives what it needs; nothing reaches out.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
+import { loadConfigFile } from './config/load.js';
+import { planReload } from './config/reload-plan.js';
+import { ConfigError } from './errors.js';
 import { buildAdminServer } from './admin/admin-server.js';
+import { ActiveHealthChecker, type HealthChange } from './health/active-checker.js';
+import { httpProbe, type Probe } from './health/http-probe.js';
+import { PassiveEjector, type EjectionEvent } from './health/passive-ejector.js';
 import { AccessLog, createLogger, type Logger } from './observe/logger.js';
+import { DrainController } from './pool/drain.js';
 import { PoolSet } from './pool/pool-set.js';
+import type { Target } from './pool/target.js';
+import type { UpstreamPool } from './pool/upstream-pool.js';
 import { ProxyServer } from './proxy/proxy-server.js';
 import { Router } from './routing/router.js';
 import type { RoutingState } from './routing/state.js';
-import type { UpstreamPool } from './pool/upstream-pool.js';
 import { MemoryStore } from './state/memory-store.js';
 import { RoutingControl } from './state/routing-control.js';
 import type { StateStore } from './state/store.js';
@@ -22,26 +31,64 @@ export interface SwitchyardOptions {
   logDestination?: DestinationStream;
   logger?: Logger;
   store?: StateStore;
+  /** The file the config came from: what SIGHUP and POST /reload re-read. */
+  configPath?: string;
+  /** The active health-check probe (tests may count or slow it). */
+  probe?: Probe;
 }
 
+export interface ReloadSummary {
+  addedTargets: string[];
+  removedTargets: string[];
+  addedPools: string[];
+  removedPools: string[];
+  /** Changed keys that need a restart to take effect. */
+  ignored: string[];
+}
+
+/** How often shutdown looks at the in-flight count while it waits. */
+const SHUTDOWN_POLL_MS = 10;
+
 export class Switchyard {
-  readonly config: Config;
+  config: Config;
   readonly logger: Logger;
   readonly pools: PoolSet;
   readonly control: RoutingControl;
   readonly proxy: ProxyServer;
   readonly admin: FastifyInstance;
   readonly store: StateStore;
+  readonly health: ActiveHealthChecker;
+  readonly ejector: PassiveEjector;
+  readonly drain: DrainController;
   readonly instance = { id: `${hostname()}-${randomUUID().slice(0, 8)}`, startedAt: new Date().toISOString() };
   private readonly router = new Router<UpstreamPool>();
+  private readonly configPath: string | undefined;
   private serving = false;
   private closing: Promise<void> | null = null;
 
   private constructor(config: Config, options: SwitchyardOptions) {
     this.config = config;
+    this.configPath = options.configPath;
     this.logger = options.logger ?? createLogger(config.log.level, options.logDestination);
     this.store = options.store ?? new MemoryStore();
     this.pools = new PoolSet(config.pools, { connectMs: config.timeouts.connectMs, headersMs: config.timeouts.headersMs });
+    this.health = new ActiveHealthChecker(options.probe ?? httpProbe, (change) => this.healthChanged(change));
+    this.ejector = new PassiveEjector(config.passive, (target) => this.pools.get(target.pool)?.targets ?? [], (event) => this.ejection(event));
+    this.proxy = new ProxyServer({
+      choosePool: () => this.router.next(),
+      retryAttempts: config.retries.attempts,
+      keepAliveMs: config.timeouts.keepAliveMs,
+      connectMs: config.timeouts.connectMs,
+      poolHeader: config.routing.poolHeader,
+      observers: config.log.access ? [new AccessLog(this.logger)] : [],
+      onTargetOutcome: (target, ok) => this.ejector.observe(target, ok),
+    });
+    this.drain = new DrainController({
+      timeoutMs: config.drain.timeoutMs,
+      closeLongLived: (pool) => this.proxy.tunnels.closePool(pool),
+      logger: this.logger,
+    });
+    for (const pool of this.pools.pools) this.drain.track(pool);
     this.control = new RoutingControl({
       store: this.store,
       poolNames: () => this.pools.names,
@@ -50,26 +97,20 @@ export class Switchyard {
       onApply: (state) => this.applyRouting(state),
       logger: this.logger,
     });
-    this.proxy = new ProxyServer({
-      choosePool: () => this.router.next(),
-      retryAttempts: config.retries.attempts,
-      keepAliveMs: config.timeouts.keepAliveMs,
-      poolHeader: config.routing.poolHeader,
-      observers: config.log.access ? [new AccessLog(this.logger)] : [],
-    });
     this.admin = buildAdminServer({
       control: this.control,
       pools: () => this.pools,
       store: this.store,
       storeKind: config.state.store,
       ready: () => this.serving,
+      reload: () => this.reload(),
       instance: this.instance,
       token: config.admin.token,
       logger: this.logger,
     });
   }
 
-  /** Starts everything; resolves once both listeners accept connections. */
+  /** Starts everything; resolves once one round of health checks is done and both listeners accept connections. */
   static async start(config: Config, options: SwitchyardOptions = {}): Promise<Switchyard> {
     const switchyard = new Switchyard(config, options);
     try {
@@ -97,7 +138,32 @@ export class Switchyard {
     return urlOf(this.adminAddress);
   }
 
-  /** Stops accepting, lets in-flight requests finish, then closes upstream connections. Idempotent. */
+  get ready(): boolean {
+    return this.serving;
+  }
+
+  /**
+   * Re-reads the config file and applies pool, target and health changes without dropping
+   * a connection. An invalid file (or a change that would strand traffic) is refused with
+   * a ConfigError and the running config stays.
+   */
+  async reload(): Promise<ReloadSummary> {
+    try {
+      if (this.configPath === undefined) throw new ConfigError(['(reload): this instance was not started from a config file']);
+      const next = loadConfigFile(this.configPath);
+      const plan = planReload(this.config, next, this.control.current.weights);
+      if (plan.problems.length > 0) throw new ConfigError(plan.problems);
+      const summary = this.applyConfig(next, plan.ignored);
+      this.logger.info({ kind: 'reload', ...summary }, 'config reloaded');
+      if (plan.ignored.length > 0) this.logger.warn({ kind: 'reload', ignored: plan.ignored }, 'changed keys need a restart to take effect');
+      return summary;
+    } catch (err) {
+      if (err instanceof ConfigError) this.logger.error({ kind: 'reload', problems: err.problems }, 'config reload refused; running config kept');
+      throw err;
+    }
+  }
+
+  /** Stops accepting, lets in-flight requests finish (up to shutdown.graceMs), then closes everything. Idempotent. */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
@@ -107,6 +173,9 @@ export class Switchyard {
     const state = await this.control.start();
     this.logger.info({ revision: state.revision, weights: state.weights, store: this.config.state.store }, 'routing state loaded');
     const { listen, admin } = this.config;
+    await this.admin.listen({ host: admin.host, port: admin.port });
+    for (const pool of this.pools.pools) for (const target of pool.targets) this.health.watch(target, pool.healthCheck!);
+    await this.health.start(); // one round before serving: no request meets an unchecked target
     await new Promise<void>((resolve, reject) => {
       this.proxy.server.once('error', reject);
       this.proxy.server.listen(listen.port, listen.host, () => {
@@ -114,30 +183,115 @@ export class Switchyard {
         resolve();
       });
     });
-    await this.admin.listen({ host: admin.host, port: admin.port });
     this.serving = true;
     this.logger.info({ proxy: this.proxyUrl, admin: this.adminUrl, instance: this.instance.id }, 'switchyard listening');
   }
 
   private applyRouting(state: RoutingState): void {
     const now = new Date();
-    for (const pool of this.pools.pools) pool.setWeight(state.weights[pool.name] ?? 0, now);
+    for (const pool of this.pools.pools) {
+      const before = pool.weight;
+      pool.setWeight(state.weights[pool.name] ?? 0, now);
+      this.drain.weightChanged(pool, before);
+    }
     this.router.apply(state.weights, this.pools.pools);
   }
 
+  private applyConfig(next: Config, ignored: string[]): ReloadSummary {
+    const diff = this.pools.reconcile(next.pools);
+    for (const pool of diff.addedPools) this.drain.track(pool);
+    for (const pool of this.pools.pools) {
+      for (const target of pool.targets) this.health.watch(target, pool.healthCheck!); // new: watch; kept: new settings
+    }
+    for (const target of diff.removedTargets) {
+      this.health.unwatch(target);
+      this.ejector.forget(target);
+    }
+    this.drain.retire(diff.removedTargets);
+    this.ejector.configure(next.passive);
+    this.drain.configure(next.drain.timeoutMs);
+    this.proxy.retryAttempts = next.retries.attempts;
+    // Keys that need a restart keep their running values, so status and config agree.
+    const kept = Object.fromEntries(ignored.filter((key) => !key.includes('.')).map((key) => [key, this.config[key as keyof Config]]));
+    this.config = { ...next, ...kept, routing: { ...next.routing, ...pickRouting(this.config, ignored) } };
+    this.applyRouting(this.control.current);
+    return {
+      addedTargets: diff.addedTargets.map(describe),
+      removedTargets: diff.removedTargets.map(describe),
+      addedPools: diff.addedPools.map((pool) => pool.name),
+      removedPools: diff.removedPools.map((pool) => pool.name),
+      ignored,
+    };
+  }
+
+  private healthChanged({ target, healthy, result }: HealthChange): void {
+    if (healthy) this.ejector.release(target);
+    const fields = { kind: 'health', pool: target.pool, target: target.url, healthy, check: result };
+    if (healthy) this.logger.info(fields, 'target healthy');
+    else this.logger.warn(fields, 'target unhealthy');
+  }
+
+  private ejection({ target, ejected, panic }: EjectionEvent): void {
+    const fields = { kind: 'health', pool: target.pool, target: target.url, ejected };
+    if (panic) this.logger.warn(fields, 'passive failures on the last ready target of its pool: kept in service (panic mode)');
+    else if (ejected) this.logger.warn({ ...fields, ejectMs: this.config.passive.ejectMs }, 'target ejected after consecutive failures');
+    else this.logger.info(fields, 'target back from ejection');
+  }
+
   private async shutdown(): Promise<void> {
-    this.serving = false;
+    const { graceMs } = this.config.shutdown;
+    this.serving = false; // /readyz answers 503 from now on
+    this.proxy.closing = true;
     const server = this.proxy.server;
+    this.logger.info({ graceMs, inflight: this.inflight() }, 'shutting down');
     const stopped = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     server.closeIdleConnections();
+    const finished = await this.waitForInflight(graceMs);
+    const tunnels = this.proxy.tunnels.closeAll();
+    if (!finished) {
+      this.logger.warn({ inflight: this.inflight(), graceMs }, 'shutdown grace over: cutting what is still running');
+      server.closeAllConnections();
+      await this.pools.destroy();
+    }
     await stopped;
+    this.health.stop();
+    this.ejector.stop();
+    this.drain.stop();
     await this.admin.close();
     this.control.stop();
     await this.pools.close();
     await this.store.close();
-    this.logger.info('switchyard stopped');
+    this.logger.info({ tunnels }, 'switchyard stopped');
     await new Promise<void>((resolve) => this.logger.flush(() => resolve()));
   }
+
+  private inflight(): number {
+    let count = 0;
+    for (const pool of this.pools.pools) count += pool.inflight;
+    return count;
+  }
+
+  /** True when nothing was left in flight before the deadline. */
+  private async waitForInflight(graceMs: number): Promise<boolean> {
+    const deadline = Date.now() + graceMs;
+    while (this.inflight() > 0) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_POLL_MS));
+    }
+    return true;
+  }
+}
+
+function pickRouting(config: Config, ignored: readonly string[]): Partial<Config['routing']> {
+  const kept: Record<string, unknown> = {};
+  for (const key of ignored) {
+    if (key.startsWith('routing.')) kept[key.slice(8)] = config.routing[key.slice(8) as keyof Config['routing']];
+  }
+  return kept as Partial<Config['routing']>;
+}
+
+function describe(target: Target): string {
+  return `${target.pool} ${target.url}`;
 }
 
 function urlOf(address: AddressInfo): string {

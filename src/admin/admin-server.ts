@@ -6,6 +6,7 @@ import { bearerChecker } from './auth.js';
 import type { AdminContext } from './context.js';
 import { probeRoutes } from './routes/probes.js';
 import { routingRoutes } from './routes/routing.js';
+import { reloadRoutes } from './routes/reload.js';
 
 const OPEN_ROUTES = new Set(['/healthz', '/readyz']);
 
@@ -55,5 +56,6 @@ export function buildAdminServer(context: AdminContext): FastifyInstance {
 
   probeRoutes(app, context);
   routingRoutes(app, context);
+  reloadRoutes(app, context);
   return app;
 }

@@ -11,6 +11,8 @@ export interface AdminContext {
   storeKind: string;
   /** True once the proxy serves (first health round done) and until shutdown starts. */
   ready: () => boolean;
+  /** Re-reads the config file and applies it; throws ConfigError when refused. */
+  reload: () => Promise<unknown>;
   instance: { id: string; startedAt: string };
   token: string;
   logger: Logger;

@@ -1,8 +1,18 @@
-// SIGTERM/SIGINT handling for long-running commands: the first signal starts a graceful
-// stop; a second one exits at once.
+// Signals for long-running commands: SIGTERM/SIGINT start a graceful stop and a second one
+// exits at once; SIGHUP reloads the config (when the command can).
 import { EXIT, type CliIo } from './io.js';
 
-export function serveUntilSignal(stop: () => Promise<void>, io: CliIo): Promise<number> {
+export interface SignalActions {
+  stop: () => Promise<void>;
+  reload?: () => Promise<unknown>;
+}
+
+export function serveUntilSignal({ stop, reload }: SignalActions, io: CliIo): Promise<number> {
+  // Without a handler SIGHUP would kill the process; refusals are logged by reload itself.
+  process.on('SIGHUP', () => {
+    if (reload === undefined) return io.err('SIGHUP: nothing to reload');
+    reload().catch(() => undefined);
+  });
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {

@@ -1,6 +1,7 @@
 // A named pool of targets (blue, green, ...): its version label, its targets, what it has in
 // flight, and where it stands in the drain sequence (serving → draining → drained).
 import { EventEmitter } from 'node:events';
+import type { HealthCheckConfig } from '../config/schema.js';
 import { TargetPicker } from './picker.js';
 import type { Target } from './target.js';
 
@@ -17,11 +18,15 @@ export class UpstreamPool extends EventEmitter<{ drained: [] }> {
   drainedAt: Date | null = null;
   private readonly picker = new TargetPicker();
 
-  constructor(name: string, version: string, targets: Target[]) {
+  /** Active health-check settings for this pool's targets (top-level block + pool override). */
+  healthCheck: HealthCheckConfig | null;
+
+  constructor(name: string, version: string, targets: Target[], healthCheck: HealthCheckConfig | null = null) {
     super();
     this.name = name;
     this.version = version;
     this.targets = targets;
+    this.healthCheck = healthCheck;
   }
 
   pick(exclude?: readonly Target[]): Target | undefined {

@@ -12,6 +12,8 @@ import { errorCode, mayRetry, statusForUpstreamError } from './upstream-errors.j
 export interface ExchangeOwner {
   /** How many more targets a failed request may try. */
   readonly retryAttempts: number;
+  /** True once shutdown started: answers close their connection after them. */
+  readonly closing: boolean;
   /** Extra response headers for a pool (e.g. the pool header), or null. */
   responseExtras(pool: UpstreamPool): readonly string[] | null;
   /** Called once, when the exchange is over (answered, failed or abandoned). */
@@ -81,6 +83,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true; // 1xx interim answers are not relayed
     if (this.clientGone) return false;
     const headers = downstreamResponseHeaders(rawHeaders, this.owner.responseExtras(this.pool));
+    if (this.owner.closing) this.res.shouldKeepAlive = false;
     try {
       if (statusText === '') this.res.writeHead(statusCode, headers);
       else this.res.writeHead(statusCode, statusText, headers);

@@ -4,11 +4,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import type { Target } from '../pool/target.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
 import type { RequestObserver, RequestRecord } from '../observe/request-record.js';
 import { Exchange, type ExchangeOwner } from './exchange.js';
 import { incomingRequestId, upstreamRequestHeaders } from './headers.js';
+import { UpgradeTunnels } from './upgrade-tunnel.js';
 
 export interface ProxyServerOptions {
   /** Chooses the pool for a request (weights, and later sticky/override rules). */
@@ -20,15 +22,23 @@ export interface ProxyServerOptions {
   observers: readonly RequestObserver[];
   /** Passive health evidence: each attempt's outcome per target. */
   onTargetOutcome?: (target: Target, ok: boolean) => void;
+  /** Upstream connect timeout for Upgrade (WebSocket) tunnels; 2000 ms by default. */
+  connectMs?: number;
+  /** `false` answers Upgrade requests with 501 instead of tunnelling them (default true). */
+  upgrades?: boolean;
 }
 
 const RETRY_AFTER_SECONDS = '1';
 
 export class ProxyServer implements ExchangeOwner {
   readonly server: Server;
-  readonly retryAttempts: number;
+  retryAttempts: number;
+  /** Set when shutdown starts: every response from then on carries `Connection: close`. */
+  closing = false;
   private readonly options: ProxyServerOptions;
   private readonly extrasByPool = new WeakMap<UpstreamPool, readonly string[]>();
+  /** Open Upgrade (WebSocket) tunnels: drain calls `closePool`, shutdown `closeAll`. */
+  readonly tunnels: UpgradeTunnels;
 
   constructor(options: ProxyServerOptions) {
     this.options = options;
@@ -36,10 +46,19 @@ export class ProxyServer implements ExchangeOwner {
     this.server = createServer({ keepAliveTimeout: options.keepAliveMs, requestTimeout: 0 }, (req, res) => this.handle(req, res));
     // Clients that send garbage get a 400 from Node; their socket errors must never crash us.
     this.server.on('clientError', onClientError);
+    this.tunnels = new UpgradeTunnels({
+      choosePool: (req) => this.options.choosePool(req),
+      connectMs: options.connectMs ?? 2000,
+      retryAttempts: () => this.retryAttempts,
+      onFinished: (record) => this.notify(record),
+    });
+    if (options.upgrades === false) this.server.on('upgrade', notImplemented);
+    else this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.tunnels.handleUpgrade(req, socket, head));
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
+    if (this.closing) res.shouldKeepAlive = false;
     const requestId = incomingRequestId(req.rawHeaders) ?? randomUUID();
     req.on('error', ignore); // a client reset mid-upload surfaces through the exchange, not as a crash
     const pool = this.options.choosePool(req);
@@ -111,6 +130,11 @@ function roundMs(ms: number): number {
 function onClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
   if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
   socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+}
+
+function notImplemented(_req: IncomingMessage, socket: Duplex): void {
+  socket.on('error', ignore);
+  socket.end('HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy());
 }
 
 function ignore(): void {}

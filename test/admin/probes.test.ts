@@ -17,7 +17,7 @@ async function adminWith(token: string) {
   await control.start();
   const pools = { pools: [], names: ['blue'], ready: () => true } as unknown as PoolSet;
   const context: AdminContext = {
-    control, pools: () => pools, store, storeKind: 'memory', ready: () => ready,
+    control, pools: () => pools, store, storeKind: 'memory', ready: () => ready, reload: async () => ({}),
     instance: { id: 'test', startedAt: new Date(0).toISOString() }, token, logger,
   };
   const app = buildAdminServer(context);

@@ -97,7 +97,9 @@ t.test('check-config: 0 for a good file, 2 with problems otherwise', async (t) =
 
 t.test('a second signal exits at once', async (t) => {
   // A hanging upstream keeps a request in flight, so the graceful stop cannot finish by itself.
-  const hanging = await startUpstream('hang', () => undefined);
+  const hanging = await startUpstream('hang', (req, res) => {
+    if (req.url === '/healthz') res.end('ok');
+  });
   t.teardown(() => hanging.close());
   const [port, adminPort] = [await closedPort(), await closedPort()];
   const config = writeConfig('hang.yaml', `
@@ -109,7 +111,7 @@ pools: { blue: { targets: ["${hanging.url}"] } }
   t.teardown(() => void proc.child.kill('SIGKILL'));
   await proc.waitFor(/switchyard listening/);
   const inflight = fetch(`http://127.0.0.1:${port}/`).catch((err: Error) => err);
-  await waitUntil(() => hanging.seen.length === 1);
+  await waitUntil(() => hanging.seen.some((req) => req.url === '/'));
   proc.child.kill('SIGTERM');
   await proc.waitFor(/shutting down gracefully/);
   proc.child.kill('SIGTERM');

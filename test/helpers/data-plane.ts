@@ -1,7 +1,7 @@
 // Shared setup for data-plane tests: a proxy in front of real upstreams, all closed on
 // teardown, plus access-log lookups and the "still serves" check every error test ends with.
 import type { Test } from 'tap';
-import { startProxy, type TestProxy } from './proxy.js';
+import { startProxy, trustingProbe, type TestProxy } from './proxy.js';
 import { startUpstream, type Handler, type Upstream } from './upstream.js';
 import { send, waitFor } from './http-client.js';
 
@@ -14,7 +14,9 @@ export async function upstreamFor(t: Test, name: string, handler?: Handler, port
 
 /** Starts a proxy that is closed when the test ends (before its upstreams, which were registered earlier). */
 export async function proxyFor(t: Test, pools: Record<string, string[] | Record<string, unknown>>, overrides: Record<string, unknown> = {}): Promise<TestProxy> {
-  const proxy = await startProxy(pools, overrides);
+  // Data-plane tests exercise failures that happen between health checks, so every target
+  // starts ready; the active checker has its own tests.
+  const proxy = await startProxy(pools, overrides, { probe: trustingProbe });
   // Teardowns run in reverse order of registration: the proxy goes before the upstreams.
   // close() waits for in-flight upstream requests; tests that leave some hanging end them first.
   t.teardown(() => proxy.close());

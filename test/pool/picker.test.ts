@@ -6,7 +6,7 @@ import type { UpstreamClient } from '../../src/proxy/upstream-client.js';
 
 // Pure: the picker only reads `ready` and `inflight`, so targets need no real client.
 const makeTargets = (...names: string[]) =>
-  names.map((name) => new Target(`http://${name}`, 'pool', {} as UpstreamClient));
+  names.map((name) => new Target(`http://${name}`, 'pool', () => ({}) as UpstreamClient));
 
 const names = (targets: Array<Target | undefined>) => targets.map((target) => target?.url.slice(7));
 

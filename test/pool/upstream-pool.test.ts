@@ -5,7 +5,7 @@ import { UpstreamPool } from '../../src/pool/upstream-pool.js';
 import type { UpstreamClient } from '../../src/proxy/upstream-client.js';
 
 const makePool = (...urls: string[]) =>
-  new UpstreamPool('blue', '1.0.0', urls.map((url) => new Target(url, 'blue', {} as UpstreamClient)));
+  new UpstreamPool('blue', '1.0.0', urls.map((url) => new Target(url, 'blue', () => ({}) as UpstreamClient)));
 
 t.test('phases: standby → serving → draining → drained', async (t) => {
   const pool = makePool('http://a', 'http://b');

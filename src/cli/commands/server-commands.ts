@@ -16,8 +16,8 @@ export function registerServerCommands(program: Command, io: CliIo, run: (result
     .option('-c, --config <file>', 'config file', DEFAULT_CONFIG)
     .action((flags: { config: string }) => run(async () => {
       const config = loadConfigFile(flags.config, io.env);
-      const switchyard = await Switchyard.start(config);
-      return serveUntilSignal(() => switchyard.close(), io);
+      const switchyard = await Switchyard.start(config, { configPath: flags.config });
+      return serveUntilSignal({ stop: () => switchyard.close(), reload: () => switchyard.reload() }, io);
     }));
 
   program.command('demo')
@@ -27,7 +27,7 @@ export function registerServerCommands(program: Command, io: CliIo, run: (result
     .action((flags: { port: number; adminPort: number }) => run(async () => {
       const demo = await startDemo({ port: flags.port, adminPort: flags.adminPort });
       io.out(demoBanner(demo.switchyard.proxyUrl, demo.switchyard.adminUrl));
-      return serveUntilSignal(() => demo.close(), io);
+      return serveUntilSignal({ stop: () => demo.close() }, io);
     }));
 
   program.command('check-config')
@@ -53,10 +53,12 @@ export function registerServerCommands(program: Command, io: CliIo, run: (result
         app.listen(flags.port, flags.host, resolve);
       });
       io.out(`demo app ${flags.pool} ${flags.appVersion} on http://${flags.host}:${flags.port}`);
-      return serveUntilSignal(() => new Promise<void>((resolve) => {
-        app.close(() => resolve());
-        app.closeIdleConnections();
-      }), io);
+      return serveUntilSignal({
+        stop: () => new Promise<void>((resolve) => {
+          app.close(() => resolve());
+          app.closeIdleConnections();
+        }),
+      }, io);
     }));
 }
 

@@ -1,0 +1,47 @@
+// The HTTP probe: `GET path` on a target with a deadline. A fresh connection each time
+// (Connection: close) so a check never rides a socket the data plane might be reusing,
+// and a dead target is noticed by the next check.
+import { performance } from 'node:perf_hooks';
+import { Agent, request } from 'undici';
+import { statusInRanges, type StatusRanges } from './status-range.js';
+
+export interface ProbeResult {
+  ok: boolean;
+  status?: number;
+  error?: string;
+  ms: number;
+}
+
+export interface ProbeSettings {
+  path: string;
+  timeoutMs: number;
+  expect: StatusRanges;
+}
+
+export type Probe = (origin: string, settings: ProbeSettings) => Promise<ProbeResult>;
+
+const agent = new Agent({ pipelining: 0, connections: 1024 });
+
+export const httpProbe: Probe = async (origin, { path, timeoutMs, expect }) => {
+  const started = performance.now();
+  const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
+  try {
+    const response = await request(`${origin}${path}`, {
+      method: 'GET',
+      dispatcher: agent,
+      reset: true,
+      headers: { 'user-agent': 'switchyard-health-check' },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await response.body.dump();
+    const ok = statusInRanges(response.statusCode, expect);
+    return { ok, status: response.statusCode, ms: elapsed() };
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const name = (err as Error).name;
+    const error = name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' ? 'timeout' : code ?? (err as Error).message;
+    return { ok: false, error, ms: elapsed() };
+  }
+};

@@ -1,0 +1,85 @@
+// Where a drain ends. When a pool's weight drops to 0 it is fenced (the router no longer
+// picks it); its in-flight requests finish; once it is drained its upstream connections
+// close gracefully. Whatever is still running after `drain.timeoutMs` — long polls, SSE
+// streams, WebSocket tunnels — is cut. Removed targets (reload) drain the same way.
+import type { Logger } from '../observe/logger.js';
+import type { Target } from './target.js';
+import type { UpstreamPool } from './upstream-pool.js';
+
+export interface DrainOptions {
+  timeoutMs: number;
+  /** Closes the pool's long-lived connections (tunnels); returns how many. */
+  closeLongLived: (pool: UpstreamPool) => number;
+  logger: Logger;
+}
+
+export class DrainController {
+  private readonly timers = new Map<UpstreamPool | Target, NodeJS.Timeout>();
+  private readonly tracked = new WeakSet<UpstreamPool>();
+
+  constructor(private options: DrainOptions) {}
+
+  configure(timeoutMs: number): void {
+    this.options = { ...this.options, timeoutMs };
+  }
+
+  track(pool: UpstreamPool): void {
+    if (this.tracked.has(pool)) return;
+    this.tracked.add(pool);
+    pool.on('drained', () => this.drained(pool));
+  }
+
+  /** Called after a routing change set the pool's weight. */
+  weightChanged(pool: UpstreamPool, before: number): void {
+    if (pool.weight > 0) return this.cancel(pool); // back in service: connections reopen on use
+    if (before > 0 && pool.phase === 'draining') {
+      this.options.logger.info({ kind: 'drain', pool: pool.name, inflight: pool.inflight, longLived: pool.longLived }, 'pool draining');
+      this.schedule(pool, () => this.timedOut(pool));
+    }
+  }
+
+  /** Targets taken out by a reload: no new requests reach them; running ones finish or are cut at the timeout. */
+  retire(targets: readonly Target[]): void {
+    for (const target of targets) {
+      void target.closeConnections();
+      if (target.inflight > 0) this.schedule(target, () => void target.destroyConnections());
+    }
+  }
+
+  stop(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private drained(pool: UpstreamPool): void {
+    this.cancel(pool);
+    for (const target of pool.targets) void target.closeConnections();
+    this.options.logger.info({ kind: 'drain', pool: pool.name, drainedAt: pool.drainedAt }, 'pool drained');
+  }
+
+  private timedOut(pool: UpstreamPool): void {
+    this.timers.delete(pool);
+    if (pool.phase !== 'draining') return;
+    const tunnels = this.options.closeLongLived(pool);
+    this.options.logger.warn({ kind: 'drain', pool: pool.name, inflight: pool.inflight, tunnels, timeoutMs: this.options.timeoutMs },
+      'drain timeout: cutting what is still running');
+    for (const target of pool.targets) void target.destroyConnections();
+  }
+
+  private schedule(key: UpstreamPool | Target, action: () => void): void {
+    this.cancel(key);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      action();
+    }, this.options.timeoutMs);
+    timer.unref();
+    this.timers.set(key, timer);
+  }
+
+  private cancel(key: UpstreamPool | Target): void {
+    const timer = this.timers.get(key);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.timers.delete(key);
+  }
+}

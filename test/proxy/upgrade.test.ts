@@ -1,0 +1,518 @@
+// SPEC §4 (Upgrade requests are tunnelled and counted as the pool's long-lived connections)
+// and §5 (draining closes them after drain.timeoutMs), on real sockets: WebSocket echo both
+// ways, non-101 answers relayed with both sockets released, 502/503, either side closing or
+// resetting, handshakes cut short, drain on flip, and no leaked socket after many cycles.
+import t, { type Test } from 'tap';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { Flag } from '../../src/pool/health-flags.js';
+import { UpstreamPool } from '../../src/pool/upstream-pool.js';
+import { Target } from '../../src/pool/target.js';
+import { UpstreamClient } from '../../src/proxy/upstream-client.js';
+import { ProxyServer } from '../../src/proxy/proxy-server.js';
+import { UpgradeTunnels } from '../../src/proxy/upgrade-tunnel.js';
+import type { RequestRecord } from '../../src/observe/request-record.js';
+import { closedPort } from '../helpers/upstream.js';
+import { send, waitFor, withDeadline } from '../helpers/http-client.js';
+import { accessFor, assertServes, proxyFor } from '../helpers/data-plane.js';
+import type { TestProxy } from '../helpers/proxy.js';
+
+// ---------------------------------------------------------------------------------------
+// Helpers (kept in this file: the tunnel tests are the only users).
+
+interface WsUpstream {
+  url: string;
+  server: Server;
+  /** Server-side WebSockets currently open. */
+  open: Set<WebSocket>;
+  /** Upgrade requests seen, in order. */
+  seen: IncomingMessage[];
+  /** The open server-side WebSocket for a request URL. */
+  peer(url: string): WebSocket | undefined;
+  connections(): Promise<number>;
+  close(): Promise<void>;
+}
+
+interface WsUpstreamOptions {
+  /** Answers plain requests, and Upgrade requests too when `refuseUpgrades` is set. */
+  onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** No upgrade handler: Node hands Upgrade requests to `onRequest` like any other request. */
+  refuseUpgrades?: boolean;
+  /** Called instead of completing the handshake (e.g. to never answer). */
+  onUpgrade?: (req: IncomingMessage, socket: Socket) => boolean;
+}
+
+/** An HTTP server whose WebSockets echo: text as `name:text`, binary as is. */
+async function startWsUpstream(name: string, options: WsUpstreamOptions = {}): Promise<WsUpstream> {
+  const server = createServer(options.onRequest ?? ((_req, res) => res.end('plain')));
+  const open = new Set<WebSocket>();
+  const seen: IncomingMessage[] = [];
+  const upgraded = new Set<Socket>(); // upgraded sockets are no longer the http server's to close
+  const wss = new WebSocketServer({ noServer: true });
+  if (options.refuseUpgrades !== true) {
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      seen.push(req);
+      upgraded.add(socket);
+      socket.on('close', () => upgraded.delete(socket));
+      socket.on('error', () => {});
+      if (options.onUpgrade?.(req, socket) === true) return;
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    });
+  }
+  const byUrl = new Map<string, WebSocket>();
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+    open.add(ws);
+    byUrl.set(req.url!, ws);
+    ws.on('close', () => {
+      open.delete(ws);
+      byUrl.delete(req.url!);
+    });
+    ws.on('error', () => {});
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (isBinary) ws.send(data as Buffer, { binary: true });
+      else ws.send(`${name}:${(data as Buffer).toString()}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    open,
+    seen,
+    peer: (url) => byUrl.get(url),
+    connections: () => connectionsOf(server),
+    close: () => new Promise<void>((resolve) => {
+      for (const ws of open) ws.terminate();
+      for (const socket of upgraded) socket.destroy();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+async function wsUpstreamFor(t: Test, name: string, options?: WsUpstreamOptions): Promise<WsUpstream> {
+  const upstream = await startWsUpstream(name, options);
+  t.teardown(() => upstream.close());
+  return upstream;
+}
+
+/** A proxy whose open tunnels are closed at teardown, before the proxy itself closes (it waits for its connections). */
+async function tunnelProxyFor(t: Test, pools: Record<string, string[]>, overrides: Record<string, unknown> = {}): Promise<TestProxy> {
+  const proxy = await proxyFor(t, pools, overrides);
+  t.teardown(() => void proxy.switchyard.proxy.tunnels.closeAll());
+  return proxy;
+}
+
+function connectionsOf(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => server.getConnections((err, count) => (err ? reject(err) : resolve(count))));
+}
+
+/** Opens a WebSocket; resolves once open, rejects on error or an unexpected answer. */
+async function openWs(t: Test | null, base: string, path = '/ws', headers?: Record<string, string>): Promise<WebSocket> {
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${path}`, { headers });
+  if (t !== null) t.teardown(() => ws.terminate());
+  await withDeadline(once(ws, 'open'), 5000, `WebSocket ${path} to open`);
+  ws.on('error', () => {});
+  return ws;
+}
+
+/** Sends one message and resolves with the next one received. */
+function echo(ws: WebSocket, data: string | Buffer): Promise<{ data: Buffer; isBinary: boolean }> {
+  const reply = new Promise<{ data: Buffer; isBinary: boolean }>((resolve, reject) => {
+    const onClose = () => reject(new Error('closed before the echo'));
+    ws.once('close', onClose);
+    ws.once('message', (message: RawData, isBinary: boolean) => {
+      ws.off('close', onClose);
+      resolve({ data: message as Buffer, isBinary });
+    });
+  });
+  ws.send(data, { binary: typeof data !== 'string' });
+  return withDeadline(reply, 5000, 'echo');
+}
+
+/** Resolves with the close code once the WebSocket and its TCP socket are closed. */
+function closed(ws: WebSocket): Promise<number> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve(-1);
+  return withDeadline(once(ws, 'close').then(([code]) => code as number), 5000, 'WebSocket close');
+}
+
+/** Connected TCP sockets in this process (client and server ends alike). */
+function tcpSockets(): number {
+  return process.getActiveResourcesInfo().filter((name) => name === 'TCPSocketWrap').length;
+}
+
+function upgradeHead(path: string, extra: string[] = []): string {
+  return [
+    `GET ${path} HTTP/1.1`, 'Host: tunnel.example', 'Connection: Upgrade', 'Upgrade: websocket',
+    'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', ...extra, '', '',
+  ].join('\r\n');
+}
+
+/** Resolves when the peer of a server-side socket hangs up (FIN or RST); the socket is read so EOF is seen. */
+function hungUp(socket: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    socket.once('end', () => resolve('end'));
+    socket.once('close', () => resolve('close'));
+    socket.resume();
+  });
+}
+
+interface HalfOpenClient {
+  socket: Socket;
+  received(): Buffer;
+  /** The server finished sending (FIN): the whole answer is in. */
+  ended: Promise<void>;
+  closed: Promise<void>;
+}
+
+/**
+ * A raw client that never closes its side by itself (allowHalfOpen): if the proxy only
+ * half-closed instead of releasing its socket, the connection would stay up.
+ */
+function halfOpenClient(base: string, text: string): HalfOpenClient {
+  const url = new URL(base);
+  const socket = connect({ port: Number(url.port), host: url.hostname, allowHalfOpen: true });
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.on('error', () => {});
+  const ended = new Promise<void>((resolve) => {
+    socket.once('end', resolve);
+    socket.once('close', resolve);
+  });
+  const closedP = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(text);
+  return { socket, received: () => Buffer.concat(chunks), ended, closed: closedP };
+}
+
+interface RawAnswer { status: number; headers: Map<string, string[]>; body: Buffer }
+
+/** Parses one HTTP/1.1 response strictly: Content-Length, chunked, or delimited by the close. */
+function parseAnswer(raw: Buffer): RawAnswer {
+  const split = raw.indexOf('\r\n\r\n');
+  if (split === -1) throw new Error(`no response head in ${JSON.stringify(raw.toString('latin1'))}`);
+  const [statusLine, ...lines] = raw.subarray(0, split).toString('latin1').split('\r\n');
+  const headers = new Map<string, string[]>();
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    const name = line.slice(0, colon).trim().toLowerCase();
+    headers.set(name, [...(headers.get(name) ?? []), line.slice(colon + 1).trim()]);
+  }
+  let rest = raw.subarray(split + 4);
+  let body: Buffer;
+  if (headers.get('transfer-encoding')?.some((v) => /chunked/i.test(v))) {
+    const parts: Buffer[] = [];
+    for (;;) {
+      const eol = rest.indexOf('\r\n');
+      const size = parseInt(rest.subarray(0, eol).toString('latin1'), 16);
+      if (eol === -1 || Number.isNaN(size)) throw new Error(`bad chunked framing: ${JSON.stringify(rest.toString('latin1'))}`);
+      if (size === 0) break;
+      parts.push(rest.subarray(eol + 2, eol + 2 + size));
+      rest = rest.subarray(eol + 4 + size);
+    }
+    body = Buffer.concat(parts);
+  } else if (headers.has('content-length')) {
+    const length = Number(headers.get('content-length')![0]);
+    if (rest.length !== length) throw new Error(`content-length ${length} but ${rest.length} body bytes`);
+    body = rest;
+  } else body = rest;
+  return { status: Number(statusLine!.split(' ')[1]), headers, body };
+}
+
+/** What node:http's own client parser makes of an Upgrade request answered without 101. */
+function upgradeViaNode(base: string, path: string): Promise<{ status: number; body: string }> {
+  return send(base, path, { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } })
+    .then((answer) => ({ status: answer.status, body: answer.body.toString() }));
+}
+
+/** Upgrade requests to /deny get 403 with a Content-Length body; /chunked gets a chunked 200. */
+function refusingHandler(req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  if (req.url === '/ok') return void res.end('ok');
+  if (req.url?.startsWith('/deny')) {
+    res.writeHead(403, 'Forbidden', { 'content-type': 'text/plain', 'x-why': 'no-ticket' });
+    return void res.end('not allowed here');
+  }
+  res.writeHead(200, { 'content-type': 'text/plain' });
+  res.write('no ');
+  setImmediate(() => res.end('upgrade for you'));
+}
+
+function pool(proxy: TestProxy, name: string): UpstreamPool {
+  return proxy.switchyard.pools.get(name)!;
+}
+
+async function flip(proxy: TestProxy, to: string): Promise<void> {
+  const response = await fetch(`${proxy.admin}/flip`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pool: to }) });
+  await response.text();
+  if (response.status !== 200) throw new Error(`flip to ${to}: ${response.status}`);
+}
+
+// ---------------------------------------------------------------------------------------
+
+t.test('WebSocket echo through the proxy: text and binary both ways, counted as long-lived', async (t) => {
+  const upstream = await wsUpstreamFor(t, 'blue');
+  const proxy = await tunnelProxyFor(t, { blue: [upstream.url] });
+  const blue = pool(proxy, 'blue');
+
+  const ws = await openWs(t, proxy.url, '/chat?room=1', { 'x-request-id': 'tunnel-1' });
+  t.equal(blue.longLived, 1, 'one long-lived connection on blue while open');
+  t.equal(proxy.switchyard.proxy.tunnels.count(blue), 1);
+  t.equal(blue.inflight, 0, 'a tunnel is not an in-flight request');
+
+  t.same(await echo(ws, 'hello'), { data: Buffer.from('blue:hello'), isBinary: false }, 'text echo');
+  const binary = Buffer.from([0, 1, 2, 253, 254, 255]);
+  t.same(await echo(ws, binary), { data: binary, isBinary: true }, 'binary echo');
+  const large = Buffer.alloc(1024 * 1024, 7);
+  large.writeUInt32BE(0xdeadbeef, large.length - 4);
+  const back = await echo(ws, large);
+  t.ok(back.data.equals(large), '1 MiB binary message intact both ways');
+
+  const seen = upstream.seen[0]!;
+  t.equal(seen.url, '/chat?room=1');
+  t.equal(seen.headers.upgrade, 'websocket', 'Upgrade kept');
+  t.match(seen.headers.connection, /upgrade/i, 'Connection: Upgrade kept');
+  t.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+  t.equal(seen.headers['x-forwarded-proto'], 'http');
+  t.match(seen.headers['x-forwarded-host'], /^127\.0\.0\.1:\d+$/);
+  t.match(seen.headers.via, /1\.1 switchyard/);
+  t.equal(seen.headers['x-request-id'], 'tunnel-1', "the client's request id is kept");
+
+  ws.close(1000, 'bye');
+  t.equal(await closed(ws), 1000, 'clean close handshake relayed');
+  await waitFor('blue longLived back to 0', () => blue.longLived === 0);
+  t.equal(proxy.switchyard.proxy.tunnels.count(), 0);
+  const line = await accessFor(proxy, '/chat?room=1');
+  t.match(line, { status: 101, method: 'GET', pool: 'blue', version: 'blue-v1', target: upstream.url, reqId: 'tunnel-1', retries: 0 });
+  t.ok(line.bytes >= large.length, `access line counts the bytes relayed to the client (${line.bytes})`);
+  await waitFor('upstream connection closed', async () => (await upstream.connections()) === 0);
+});
+
+t.test('flip: the open tunnel stays on blue, new ones go to green, closePool(blue) cuts it', async (t) => {
+  const blueUp = await wsUpstreamFor(t, 'blue');
+  const greenUp = await wsUpstreamFor(t, 'green');
+  const proxy = await tunnelProxyFor(t, { blue: [blueUp.url], green: [greenUp.url] });
+  const blue = pool(proxy, 'blue');
+  const green = pool(proxy, 'green');
+  const tunnels = proxy.switchyard.proxy.tunnels;
+
+  const old = await openWs(t, proxy.url, '/old');
+  t.equal((await echo(old, 'a')).data.toString(), 'blue:a');
+  await flip(proxy, 'green');
+  t.equal(blue.weight, 0);
+  t.equal((await echo(old, 'b')).data.toString(), 'blue:b', 'the existing tunnel keeps echoing after the flip');
+  t.equal(blue.phase, 'draining', 'blue drains while its tunnel is open');
+
+  const fresh = await openWs(t, proxy.url, '/new');
+  t.equal((await echo(fresh, 'c')).data.toString(), 'green:c', 'a new tunnel goes to green');
+  t.equal(blue.longLived, 1);
+  t.equal(green.longLived, 1);
+  t.equal(tunnels.count(blue), 1);
+  t.equal(tunnels.count(green), 1);
+
+  const oldClosed = closed(old);
+  t.equal(tunnels.closePool(blue), 1, 'closePool(blue) closes one tunnel');
+  await oldClosed;
+  t.pass('the client of the blue tunnel sees the close');
+  t.equal(blue.longLived, 0, 'blue longLived back to 0');
+  t.equal(blue.phase, 'drained', 'blue is drained once its tunnel is gone');
+  await waitFor('the blue upstream WebSocket to close', () => blueUp.open.size === 0);
+  t.equal((await echo(fresh, 'd')).data.toString(), 'green:d', 'the green tunnel is untouched');
+  t.equal(tunnels.closePool(blue), 0, 'nothing left on blue');
+
+  t.equal(tunnels.closeAll(), 1, 'closeAll (shutdown) closes the rest');
+  await closed(fresh);
+  t.equal(green.longLived, 0);
+});
+
+t.test('non-101 answers are relayed as they are, and both sockets are released', async (t) => {
+  const upstream = await wsUpstreamFor(t, 'refuser', { refuseUpgrades: true, onRequest: refusingHandler });
+  const proxy = await tunnelProxyFor(t, { blue: [upstream.url] });
+  const blue = pool(proxy, 'blue');
+
+  for (const [path, status, body] of [['/deny', 403, 'not allowed here'], ['/chunked', 200, 'no upgrade for you']] as const) {
+    // A client that never closes its side: the proxy must release the connection itself.
+    const client = halfOpenClient(proxy.url, upgradeHead(path));
+    t.teardown(() => client.socket.destroy());
+    await withDeadline(client.ended, 5000, `the answer to ${path}`);
+    const answer = parseAnswer(client.received());
+    t.equal(answer.status, status, `${path}: status ${status} relayed`);
+    t.equal(answer.body.toString(), body, `${path}: body relayed with valid framing`);
+    if (status === 403) t.same(answer.headers.get('x-why'), ['no-ticket'], 'end-to-end headers relayed');
+    await waitFor(`${path}: proxy released the client socket`, async () => (await connectionsOf(proxy.switchyard.proxy.server)) === 0);
+    await waitFor(`${path}: upstream connection released`, async () => (await upstream.connections()) === 0);
+    t.equal(blue.longLived, 0, `${path}: longLived back to 0`);
+    t.match(await accessFor(proxy, path), { status, pool: 'blue' });
+
+    // node:http's strict client parser agrees.
+    t.same(await upgradeViaNode(proxy.url, path), { status, body }, `${path}: node:http reads the same answer`);
+  }
+  await assertServes(t, proxy);
+});
+
+t.test('upstream refusing connections → 502; no ready target → 503 with Retry-After', async (t) => {
+  const port = await closedPort();
+  const proxy = await tunnelProxyFor(t, { blue: [`http://127.0.0.1:${port}`] });
+  const refused = halfOpenClient(proxy.url, upgradeHead('/refused'));
+  t.teardown(() => refused.socket.destroy());
+  await withDeadline(refused.ended, 5000, 'the 502');
+  t.equal(parseAnswer(refused.received()).status, 502);
+  t.match(await accessFor(proxy, '/refused'), { status: 502, pool: 'blue', error: /ECONNREFUSED/ });
+  await waitFor('proxy released the refused client', async () => (await connectionsOf(proxy.switchyard.proxy.server)) === 0);
+  t.equal(pool(proxy, 'blue').longLived, 0);
+
+  pool(proxy, 'blue').targets[0]!.health.set(Flag.EJECTED, true);
+  const unavailable = halfOpenClient(proxy.url, upgradeHead('/none'));
+  t.teardown(() => unavailable.socket.destroy());
+  await withDeadline(unavailable.ended, 5000, 'the 503');
+  const answer = parseAnswer(unavailable.received());
+  t.equal(answer.status, 503);
+  t.same(answer.headers.get('retry-after'), ['1']);
+  t.match(await accessFor(proxy, '/none'), { status: 503, pool: 'blue', target: null });
+  await waitFor('proxy released the 503 client', async () => (await connectionsOf(proxy.switchyard.proxy.server)) === 0);
+  t.equal(pool(proxy, 'blue').longLived, 0);
+});
+
+t.test('client going away mid-tunnel (FIN or RST) closes the upstream socket', async (t) => {
+  const upstream = await wsUpstreamFor(t, 'blue');
+  const proxy = await tunnelProxyFor(t, { blue: [upstream.url] });
+  const blue = pool(proxy, 'blue');
+
+  const ws = await openWs(t, proxy.url, '/fin');
+  await echo(ws, 'x');
+  ws.terminate(); // destroys the TCP socket without a close frame
+  await waitFor('upstream WebSocket to close after the client FIN', () => upstream.open.size === 0);
+  await waitFor('upstream connections 0', async () => (await upstream.connections()) === 0);
+  await waitFor('longLived 0', () => blue.longLived === 0);
+
+  // RST: a raw handshake, then a reset.
+  const raw = halfOpenClient(proxy.url, upgradeHead('/rst'));
+  await waitFor('the 101 through the raw tunnel', () => raw.received().toString('latin1').startsWith('HTTP/1.1 101'));
+  t.equal(upstream.open.size, 1);
+  raw.socket.resetAndDestroy();
+  await waitFor('upstream WebSocket to close after the client RST', () => upstream.open.size === 0);
+  await waitFor('upstream connections 0', async () => (await upstream.connections()) === 0);
+  await waitFor('proxy connections 0', async () => (await connectionsOf(proxy.switchyard.proxy.server)) === 0);
+  t.equal(blue.longLived, 0);
+  await assertServes(t, proxy);
+});
+
+t.test('upstream closing (cleanly or by reset) closes the client socket', async (t) => {
+  const upstream = await wsUpstreamFor(t, 'blue');
+  const proxy = await tunnelProxyFor(t, { blue: [upstream.url] });
+  const blue = pool(proxy, 'blue');
+
+  const a = await openWs(t, proxy.url, '/a');
+  await echo(a, 'x');
+  [...upstream.open][0]!.close(4001, 'going away');
+  t.equal(await closed(a), 4001, 'the close frame reached the client');
+
+  const b = await openWs(t, proxy.url, '/b');
+  await echo(b, 'x');
+  [...upstream.open][0]!.terminate();
+  t.equal(await closed(b), 1006, 'the client sees an abnormal close when the upstream just goes');
+
+  await waitFor('proxy connections 0', async () => (await connectionsOf(proxy.switchyard.proxy.server)) === 0);
+  await waitFor('longLived 0', () => blue.longLived === 0);
+});
+
+t.test('client leaving during the handshake closes the upstream connection', async (t) => {
+  const pending: Promise<string>[] = [];
+  const upstream = await wsUpstreamFor(t, 'slow', { onUpgrade: (_req, socket) => (pending.push(hungUp(socket)), true) });
+  const proxy = await tunnelProxyFor(t, { blue: [upstream.url] });
+  const client = halfOpenClient(proxy.url, upgradeHead('/slow'));
+  await waitFor('the upgrade to reach the upstream', () => pending.length === 1);
+  t.equal(pool(proxy, 'blue').longLived, 1, 'a tunnel being set up already counts');
+  client.socket.destroy();
+  t.ok(await withDeadline(pending[0]!, 5000, 'the proxy to hang up on the upstream'), 'the proxy hung up on the upstream');
+  await waitFor('longLived 0', () => pool(proxy, 'blue').longLived === 0);
+  t.match(await accessFor(proxy, '/slow'), { status: 499 });
+});
+
+t.test('an upstream that accepts but never answers the handshake → 504 after handshakeMs', async (t) => {
+  const pending: Promise<string>[] = [];
+  const upstream = await wsUpstreamFor(t, 'mute', { onUpgrade: (_req, socket) => (pending.push(hungUp(socket)), true) });
+  const blue = new UpstreamPool('blue', 'v1', []);
+  blue.targets = [new Target(upstream.url, 'blue', () => new UpstreamClient(upstream.url, { connectMs: 1000, headersMs: 1000 }))];
+  t.teardown(() => blue.targets[0]!.destroyConnections());
+  const records: RequestRecord[] = [];
+  const tunnels = new UpgradeTunnels({ choosePool: () => blue, connectMs: 1000, handshakeMs: 150, onFinished: (record) => records.push(record) });
+  const server = createServer((_req, res) => res.end());
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => tunnels.handleUpgrade(req, socket, head));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const client = halfOpenClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, upgradeHead('/mute'));
+  t.teardown(() => client.socket.destroy());
+  await withDeadline(client.ended, 5000, 'the 504');
+  t.equal(parseAnswer(client.received()).status, 504);
+  t.ok(await withDeadline(pending[0]!, 5000, 'the proxy to hang up on the upstream'), 'the proxy hung up on the upstream');
+  await waitFor('proxy-side socket released', async () => (await connectionsOf(server)) === 0);
+  t.equal(blue.longLived, 0);
+  t.equal(tunnels.count(), 0);
+  t.match(records, [{ status: 504, pool: 'blue', url: '/mute' }]);
+});
+
+t.test('with upgrades disabled the data plane answers 501 and closes', async (t) => {
+  const proxyServer = new ProxyServer({ choosePool: () => undefined, retryAttempts: 0, keepAliveMs: 1000, observers: [], upgrades: false });
+  await new Promise<void>((resolve) => proxyServer.server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => proxyServer.server.close(() => resolve())));
+  const client = halfOpenClient(`http://127.0.0.1:${(proxyServer.server.address() as AddressInfo).port}`, upgradeHead('/x'));
+  t.teardown(() => client.socket.destroy());
+  await withDeadline(client.ended, 5000, 'the 501');
+  t.equal(parseAnswer(client.received()).status, 501);
+  await waitFor('socket released', async () => (await connectionsOf(proxyServer.server)) === 0);
+});
+
+t.test('no leak: 1,000 tunnels opened and closed, then 100 non-101 answers', async (t) => {
+  const upstream = await wsUpstreamFor(t, 'blue');
+  const refuser = await wsUpstreamFor(t, 'green', { refuseUpgrades: true, onRequest: refusingHandler });
+  const proxy = await tunnelProxyFor(t, { blue: [upstream.url], green: [refuser.url] }, { log: { access: false } });
+  const blue = pool(proxy, 'blue');
+  const green = pool(proxy, 'green');
+  const server = proxy.switchyard.proxy.server;
+  const baseline = tcpSockets();
+  t.equal(await connectionsOf(server), 0);
+
+  // Three ways a tunnel ends, in turn: client close handshake, client drop, upstream close.
+  const CYCLES = 1000;
+  const PARALLEL = 20;
+  let next = 0;
+  let echoed = 0;
+  const worker = async () => {
+    while (next < CYCLES) {
+      const n = next++;
+      const ws = await openWs(null, proxy.url, `/cycle/${n}`);
+      if ((await echo(ws, `m${n}`)).data.toString() === `blue:m${n}`) echoed++;
+      const done = closed(ws);
+      if (n % 3 === 0) ws.close();
+      else if (n % 3 === 1) ws.terminate();
+      else upstream.peer(`/cycle/${n}`)!.close();
+      await done;
+    }
+  };
+  await Promise.all(Array.from({ length: PARALLEL }, worker));
+  t.equal(echoed, CYCLES, 'every tunnel echoed');
+
+  await flip(proxy, 'green');
+  for (let n = 0; n < 100; n++) {
+    const path = n % 2 === 0 ? `/deny/${n}` : `/chunked/${n}`;
+    const client = halfOpenClient(proxy.url, upgradeHead(path));
+    await withDeadline(client.ended, 5000, `answer ${n}`);
+    const answer = parseAnswer(client.received());
+    if (answer.status !== (n % 2 === 0 ? 403 : 200)) t.fail(`answer ${n}: ${answer.status}`);
+    client.socket.destroy();
+  }
+
+  await waitFor('proxy connections 0', async () => (await connectionsOf(server)) === 0);
+  await waitFor('upstream connections 0', async () => (await upstream.connections()) === 0);
+  await waitFor('refusing upstream connections 0', async () => (await refuser.connections()) === 0);
+  await waitFor(`TCP sockets back to the baseline (${baseline})`, () => tcpSockets() <= baseline);
+  t.equal(tcpSockets(), baseline, 'no TCP socket left behind');
+  t.equal(blue.longLived, 0, 'blue longLived 0');
+  t.equal(green.longLived, 0, 'green longLived 0');
+  t.equal(proxy.switchyard.proxy.tunnels.count(), 0, 'no tunnel tracked');
+  await assertServes(t, proxy);
+});
