@@ -1,0 +1,59 @@
+// SIGTERM to a real proxy process under load with slow requests in flight: every in-flight
+// request completes, new connections are refused, and the process exits 0.
+import t from 'tap';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent } from 'node:http';
+import { spawnCli } from '../helpers/cli.js';
+import { closedPort, startUpstream } from '../helpers/upstream.js';
+import { startLoad } from '../helpers/load.js';
+import { send, waitFor } from '../helpers/http-client.js';
+
+t.test('SIGTERM: in-flight requests finish, new connections are refused, exit 0', async (t) => {
+  const blue = await startUpstream('blue', (req, res) => {
+    req.resume();
+    const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms')) || 0;
+    setTimeout(() => res.end('{"name":"blue"}'), ms);
+  });
+  t.teardown(() => blue.close());
+  const [port, adminPort] = [await closedPort(), await closedPort()];
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-shutdown-'));
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, `
+listen: { host: 127.0.0.1, port: ${port} }
+admin: { host: 127.0.0.1, port: ${adminPort} }
+pools: { blue: { targets: ["${blue.url}"] } }
+shutdown: { graceMs: 10000 }
+log: { access: false }
+`);
+  const proc = spawnCli(['start', '--config', config]);
+  t.teardown(() => void proc.child.kill('SIGKILL'));
+  await proc.waitFor(/switchyard listening/);
+  const proxy = `http://127.0.0.1:${port}`;
+
+  const load = startLoad(proxy, { seconds: 30, connections: 8, path: '/?ms=5' });
+  await waitFor('load running', () => load.completed() > 200, { timeoutMs: 10_000 });
+  const keepAlive = new Agent({ keepAlive: true, maxSockets: 20 });
+  t.teardown(() => keepAlive.destroy());
+  const slow = Array.from({ length: 20 }, () => send(proxy, '/?ms=1500', { agent: keepAlive }));
+  await waitFor('20 slow requests at the upstream', () => blue.seen.filter((req) => req.url === '/?ms=1500').length === 20, { timeoutMs: 10_000 });
+
+  proc.child.kill('SIGTERM');
+  await proc.waitFor(/shutting down gracefully/);
+  const readyz = await fetch(`http://127.0.0.1:${adminPort}/readyz`);
+  t.equal(readyz.status, 503, '/readyz answers 503 during shutdown');
+  await readyz.text();
+  const refused = await send(proxy, '/new').then(() => 'accepted', (err: NodeJS.ErrnoException) => err.code);
+  t.equal(refused, 'ECONNREFUSED', 'new connections are refused after the signal');
+
+  const answers = await Promise.all(slow);
+  t.equal(answers.filter((answer) => answer.status === 200).length, 20, 'all 20 slow requests completed 200');
+  t.ok(answers.every((answer) => answer.headers.connection === 'close'), 'answered with Connection: close');
+  t.equal(await proc.exited, 0, 'exit 0');
+  load.stop();
+  const result = await load.done;
+  t.comment(`load during shutdown: ${result.requests} requests, ${result.non2xx} non-2xx (errors after the listener closed: ${result.errors})`);
+  t.equal(result.non2xx, 0, 'no request got an error status');
+  t.match(proc.output(), /switchyard stopped/);
+});
