@@ -52,8 +52,12 @@ export class ProxyServer implements ExchangeOwner {
       retryAttempts: () => this.retryAttempts,
       onFinished: (record) => this.notify(record),
     });
-    if (options.upgrades === false) this.server.on('upgrade', notImplemented);
-    else this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.tunnels.handleUpgrade(req, socket, head));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (options.upgrades === false) return refuseUpgrade(socket, '501 Not Implemented', '');
+      // Shutdown closes the open tunnels once; a new one now would keep the listener from closing.
+      if (this.closing) return refuseUpgrade(socket, '503 Service Unavailable', `Retry-After: ${RETRY_AFTER_SECONDS}\r\n`);
+      this.tunnels.handleUpgrade(req, socket, head);
+    });
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
@@ -132,9 +136,9 @@ function onClientError(err: NodeJS.ErrnoException, socket: import('node:stream')
   socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
 }
 
-function notImplemented(_req: IncomingMessage, socket: Duplex): void {
+function refuseUpgrade(socket: Duplex, status: string, extra: string): void {
   socket.on('error', ignore);
-  socket.end('HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status}\r\n${extra}Connection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
 }
 
 function ignore(): void {}

@@ -219,8 +219,9 @@ class Tunnel {
   close(error?: string): void {
     if (this.phase === Phase.Over) return;
     if (this.phase === Phase.Handshake && this.status === 0) {
-      this.status = CLIENT_CLOSED;
+      // Nothing answered yet: the client left (499), or we cut it (drain timeout, shutdown: 502).
       error ??= 'client closed the connection';
+      this.status = error.startsWith('client') ? CLIENT_CLOSED : 502;
     }
     this.phase = Phase.Over;
     if (error !== undefined && this.error === undefined) this.error = error;
@@ -392,11 +393,12 @@ class Tunnel {
 
   private relayAnswer(chunk: Buffer): void {
     const body = this.body!;
-    if (body.done) return;
-    const used = body.feed(chunk);
-    if (used < 0) return this.close('invalid upstream answer framing');
-    if (used > 0) this.toClient(used === chunk.length ? chunk : chunk.subarray(0, used));
-    if (body.done) this.finishAnswer();
+    if (!body.done && chunk.length > 0) {
+      const used = body.feed(chunk);
+      if (used < 0) return this.close('invalid upstream answer framing');
+      if (used > 0) this.toClient(used === chunk.length ? chunk : chunk.subarray(0, used));
+    }
+    if (body.done) this.finishAnswer(); // bytes past the end of the answer are dropped with the upstream socket
   }
 
   private finishAnswer(): void {

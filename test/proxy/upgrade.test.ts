@@ -5,14 +5,14 @@
 import t, { type Test } from 'tap';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { Flag } from '../../src/pool/health-flags.js';
 import { UpstreamPool } from '../../src/pool/upstream-pool.js';
 import { Target } from '../../src/pool/target.js';
 import { UpstreamClient } from '../../src/proxy/upstream-client.js';
 import { ProxyServer } from '../../src/proxy/proxy-server.js';
-import { UpgradeTunnels } from '../../src/proxy/upgrade-tunnel.js';
+import { UpgradeTunnels, type UpgradeTunnelsOptions } from '../../src/proxy/upgrade-tunnel.js';
 import type { RequestRecord } from '../../src/observe/request-record.js';
 import { closedPort } from '../helpers/upstream.js';
 import { send, waitFor, withDeadline } from '../helpers/http-client.js';
@@ -240,6 +240,23 @@ function refusingHandler(req: IncomingMessage, res: ServerResponse): void {
   setImmediate(() => res.end('upgrade for you'));
 }
 
+/** UpgradeTunnels on a plain node:http server, without the rest of Switchyard (one pool, no health checks). */
+async function bareTunnels(t: Test, targets: string[], options: Partial<UpgradeTunnelsOptions> = {}) {
+  const blue = new UpstreamPool('blue', 'v1', []);
+  blue.targets = targets.map((url) => new Target(url, 'blue', () => new UpstreamClient(url, { connectMs: 1000, headersMs: 1000 })));
+  t.teardown(() => Promise.all(blue.targets.map((target) => target.destroyConnections())));
+  const records: RequestRecord[] = [];
+  const tunnels = new UpgradeTunnels({ choosePool: () => blue, connectMs: 1000, onFinished: (record) => records.push(record), ...options });
+  const server = createServer((_req, res) => res.end());
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => tunnels.handleUpgrade(req, socket, head));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    tunnels.closeAll();
+    server.close(() => resolve());
+  }));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, tunnels, records, pool: blue };
+}
+
 function pool(proxy: TestProxy, name: string): UpstreamPool {
   return proxy.switchyard.pools.get(name)!;
 }
@@ -287,6 +304,7 @@ t.test('WebSocket echo through the proxy: text and binary both ways, counted as 
   const line = await accessFor(proxy, '/chat?room=1');
   t.match(line, { status: 101, method: 'GET', pool: 'blue', version: 'blue-v1', target: upstream.url, reqId: 'tunnel-1', retries: 0 });
   t.ok(line.bytes >= large.length, `access line counts the bytes relayed to the client (${line.bytes})`);
+  t.ok((line.bytesUp as number) >= large.length, `and the bytes relayed to the upstream (${String(line.bytesUp)})`);
   await waitFor('upstream connection closed', async () => (await upstream.connections()) === 0);
 });
 
@@ -341,6 +359,8 @@ t.test('non-101 answers are relayed as they are, and both sockets are released',
     t.equal(answer.status, status, `${path}: status ${status} relayed`);
     t.equal(answer.body.toString(), body, `${path}: body relayed with valid framing`);
     if (status === 403) t.same(answer.headers.get('x-why'), ['no-ticket'], 'end-to-end headers relayed');
+    t.same(answer.headers.get('connection'), ['close'], `${path}: the client is told the connection closes`);
+    t.notOk(answer.headers.has('keep-alive'), `${path}: the upstream's Keep-Alive is not relayed`);
     await waitFor(`${path}: proxy released the client socket`, async () => (await connectionsOf(proxy.switchyard.proxy.server)) === 0);
     await waitFor(`${path}: upstream connection released`, async () => (await upstream.connections()) === 0);
     t.equal(blue.longLived, 0, `${path}: longLived back to 0`);
@@ -350,6 +370,122 @@ t.test('non-101 answers are relayed as they are, and both sockets are released',
     t.same(await upgradeViaNode(proxy.url, path), { status, body }, `${path}: node:http reads the same answer`);
   }
   await assertServes(t, proxy);
+});
+
+t.test('raw upstream answers: interim 1xx, close-delimited and chunked bodies with trailers, bad heads, early close', async (t) => {
+  /** `reply` parts are written one event-loop turn apart, so a body may arrive after its head. */
+  interface Case { path: string; reply: string | string[]; close?: boolean; status: number; body?: string; relayedHead?: RegExp }
+  const cases: Case[] = [
+    { path: '/early-hints', reply: 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nafter-101', status: 101, relayedHead: /^HTTP\/1\.1 101 Switching Protocols\r\n[^]*\r\n\r\nafter-101$/ },
+    { path: '/until-close', reply: 'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\n\r\nlog in first', close: true, status: 401, body: 'log in first' },
+    { path: '/trailers', reply: 'HTTP/1.1 426 Upgrade Required\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-sum: 11\r\n\r\n', status: 426, body: 'hello world' },
+    { path: '/empty', reply: 'HTTP/1.1 204 No Content\r\nX-Empty: 1\r\n\r\n', status: 204, body: '' },
+    { path: '/garbage', reply: 'SSH-2.0-OpenSSH\r\n\r\n', status: 502 },
+    { path: '/silent-close', reply: '', close: true, status: 502 },
+    { path: '/bad-chunk', reply: 'HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', status: -1 },
+    { path: '/length-split', reply: ['HTTP/1.1 409 Conflict\r\nContent-Length: 11\r\nKeep-Alive: timeout=5\r\n\r\nhel', 'lo wo', 'rld'], status: 409, body: 'hello world' },
+    { path: '/length-cut', reply: 'HTTP/1.1 409 Conflict\r\nContent-Length: 100\r\n\r\nonly this', close: true, status: -1 },
+    { path: '/huge-head', reply: `HTTP/1.1 101 Switching Protocols\r\nX-Big: ${'x'.repeat(70 * 1024)}\r\n`, status: 502 },
+  ];
+  const sockets = new Set<Socket>();
+  const upstream = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let buffered = '';
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      if (!buffered.includes('\r\n\r\n')) return;
+      const path = buffered.split(' ')[1];
+      const found = cases.find((c) => c.path === path)!;
+      const parts = typeof found.reply === 'string' ? [found.reply] : [...found.reply];
+      const writeNext = () => {
+        const part = parts.shift()!;
+        if (parts.length > 0) return void socket.write(part, () => setImmediate(writeNext));
+        if (found.close === true) socket.end(part);
+        else socket.write(part);
+      };
+      writeNext();
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const socket of sockets) socket.destroy();
+    upstream.close(() => resolve());
+  }));
+  const { url, server, pool: blue, records } = await bareTunnels(t, [`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`]);
+
+  for (const c of cases) {
+    const client = halfOpenClient(url, upgradeHead(c.path));
+    t.teardown(() => client.socket.destroy());
+    if (c.status === 101) {
+      await waitFor(`${c.path}: the 101 and what follows`, () => c.relayedHead!.test(client.received().toString('latin1')));
+      t.notMatch(client.received().toString('latin1'), /103/, `${c.path}: the interim answer is not relayed`);
+      client.socket.destroy();
+    } else {
+      await withDeadline(client.ended, 5000, `${c.path}: the answer`);
+      if (c.status === -1) {
+        t.match(client.received().toString('latin1'), /^HTTP\/1\.1 4\d\d /, `${c.path}: head relayed, then the connection is cut`);
+        t.throws(() => parseAnswer(client.received()), `${c.path}: the client can tell the answer is incomplete`);
+      } else {
+        const answer = parseAnswer(client.received());
+        t.equal(answer.status, c.status, `${c.path}: status ${c.status}`);
+        if (c.body !== undefined) t.equal(answer.body.toString(), c.body, `${c.path}: body`);
+      }
+    }
+    await waitFor(`${c.path}: proxy side released`, async () => (await connectionsOf(server)) === 0);
+  }
+  await waitFor('upstream side released', () => sockets.size === 0);
+  t.equal(blue.longLived, 0);
+  t.match(records.map((record) => record.status), [101, 401, 426, 204, 502, 502, 400, 409, 409, 502]);
+  t.match(records.find((record) => record.url === '/bad-chunk'), { error: /framing/ });
+  t.match(records.find((record) => record.url === '/length-cut'), { error: /before the end/ });
+  t.match(records.find((record) => record.url === '/huge-head'), { error: /too large/ });
+});
+
+t.test('a non-WebSocket Upgrade (any protocol) is tunnelled too', async (t) => {
+  // A raw upstream speaking a made-up protocol after its 101: it answers each line in upper case.
+  const heads: string[] = [];
+  const sockets = new Set<Socket>();
+  const upstream = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let buffered = '';
+    let open = false;
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      if (!open) {
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        heads.push(buffered.slice(0, end));
+        buffered = buffered.slice(end + 4);
+        open = true;
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: shout/1\r\n\r\n');
+      }
+      socket.write(buffered.toUpperCase());
+      buffered = '';
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const socket of sockets) socket.destroy();
+    upstream.close(() => resolve());
+  }));
+  const proxy = await tunnelProxyFor(t, { blue: [`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`] });
+
+  const client = halfOpenClient(proxy.url, 'POST /shout HTTP/1.1\r\nHost: shout.example\r\nConnection: Upgrade\r\nUpgrade: shout/1\r\n\r\n');
+  t.teardown(() => client.socket.destroy());
+  await waitFor('the 101', () => client.received().toString('latin1').includes('\r\n\r\n'));
+  t.match(client.received().toString('latin1'), /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  t.match(heads[0], /^POST \/shout HTTP\/1\.1\r\n/, 'method and path forwarded');
+  t.match(heads[0], /\r\nUpgrade: shout\/1\r\n/i);
+  client.socket.write('hello tunnel');
+  await waitFor('the shouted answer', () => client.received().toString('latin1').endsWith('HELLO TUNNEL'));
+  t.equal(pool(proxy, 'blue').longLived, 1);
+  client.socket.destroy();
+  await waitFor('longLived 0', () => pool(proxy, 'blue').longLived === 0);
+  await waitFor('upstream released', () => sockets.size === 0);
 });
 
 t.test('upstream refusing connections → 502; no ready target → 503 with Retry-After', async (t) => {
@@ -373,6 +509,31 @@ t.test('upstream refusing connections → 502; no ready target → 503 with Retr
   t.match(await accessFor(proxy, '/none'), { status: 503, pool: 'blue', target: null });
   await waitFor('proxy released the 503 client', async () => (await connectionsOf(proxy.switchyard.proxy.server)) === 0);
   t.equal(pool(proxy, 'blue').longLived, 0);
+});
+
+t.test('a target refusing connections is skipped for another target of the pool (retryAttempts)', async (t) => {
+  const upstream = await wsUpstreamFor(t, 'blue');
+  const dead = `http://127.0.0.1:${await closedPort()}`;
+  const { url, tunnels, records } = await bareTunnels(t, [dead, upstream.url], { retryAttempts: () => 1 });
+  // Round-robin ties: of two tunnels in a row, at least one is first sent to the dead target.
+  for (const path of ['/r1', '/r2']) {
+    const ws = await openWs(t, url, path);
+    t.equal((await echo(ws, path)).data.toString(), `blue:${path}`, `${path} tunnelled`);
+    ws.close();
+    await closed(ws);
+  }
+  await waitFor('both records', () => records.length === 2);
+  t.same(records.map((record) => record.target), [upstream.url, upstream.url], 'both ended on the live target');
+  t.ok(records.some((record) => record.retries === 1), 'the dead target was tried and skipped');
+  t.ok(records.every((record) => record.retries <= 1), 'never more than the one retry allowed');
+  t.equal(tunnels.count(), 0);
+
+  // Without retries the same refusal is a 502.
+  const single = await bareTunnels(t, [dead]);
+  const client = halfOpenClient(single.url, upgradeHead('/dead'));
+  t.teardown(() => client.socket.destroy());
+  await withDeadline(client.ended, 5000, 'the 502');
+  t.equal(parseAnswer(client.received()).status, 502);
 });
 
 t.test('client going away mid-tunnel (FIN or RST) closes the upstream socket', async (t) => {
@@ -434,17 +595,9 @@ t.test('client leaving during the handshake closes the upstream connection', asy
 t.test('an upstream that accepts but never answers the handshake → 504 after handshakeMs', async (t) => {
   const pending: Promise<string>[] = [];
   const upstream = await wsUpstreamFor(t, 'mute', { onUpgrade: (_req, socket) => (pending.push(hungUp(socket)), true) });
-  const blue = new UpstreamPool('blue', 'v1', []);
-  blue.targets = [new Target(upstream.url, 'blue', () => new UpstreamClient(upstream.url, { connectMs: 1000, headersMs: 1000 }))];
-  t.teardown(() => blue.targets[0]!.destroyConnections());
-  const records: RequestRecord[] = [];
-  const tunnels = new UpgradeTunnels({ choosePool: () => blue, connectMs: 1000, handshakeMs: 150, onFinished: (record) => records.push(record) });
-  const server = createServer((_req, res) => res.end());
-  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => tunnels.handleUpgrade(req, socket, head));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { url, server, tunnels, records, pool: blue } = await bareTunnels(t, [upstream.url], { handshakeMs: 150 });
 
-  const client = halfOpenClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, upgradeHead('/mute'));
+  const client = halfOpenClient(url, upgradeHead('/mute'));
   t.teardown(() => client.socket.destroy());
   await withDeadline(client.ended, 5000, 'the 504');
   t.equal(parseAnswer(client.received()).status, 504);
@@ -464,6 +617,25 @@ t.test('with upgrades disabled the data plane answers 501 and closes', async (t)
   await withDeadline(client.ended, 5000, 'the 501');
   t.equal(parseAnswer(client.received()).status, 501);
   await waitFor('socket released', async () => (await connectionsOf(proxyServer.server)) === 0);
+});
+
+t.test('once shutdown has begun, new Upgrade requests get 503 (open tunnels are closed by closeAll)', async (t) => {
+  const upstream = await wsUpstreamFor(t, 'blue');
+  const proxy = await tunnelProxyFor(t, { blue: [upstream.url] });
+  const open = await openWs(t, proxy.url, '/before');
+  proxy.switchyard.proxy.closing = true;
+  t.teardown(() => void (proxy.switchyard.proxy.closing = false));
+  const late = halfOpenClient(proxy.url, upgradeHead('/late'));
+  t.teardown(() => late.socket.destroy());
+  await withDeadline(late.ended, 5000, 'the 503');
+  const answer = parseAnswer(late.received());
+  t.equal(answer.status, 503);
+  t.same(answer.headers.get('retry-after'), ['1']);
+  t.equal(upstream.seen.length, 1, 'the late upgrade never reached the upstream');
+  const gone = closed(open);
+  t.equal(proxy.switchyard.proxy.tunnels.closeAll(), 1);
+  await gone;
+  t.equal(pool(proxy, 'blue').longLived, 0);
 });
 
 t.test('no leak: 1,000 tunnels opened and closed, then 100 non-101 answers', async (t) => {
