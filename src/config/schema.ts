@@ -67,6 +67,10 @@ export const ConfigSchema = Type.Object(
       store: Type.Union([Type.Literal('memory'), Type.Literal('redis')], { default: 'memory' }),
       url: Type.String({ default: 'redis://127.0.0.1:6379' }),
       prefix: Type.String({ default: 'switchyard:' }),
+      /** Treat `url` as a startup node of a Redis Cluster. */
+      cluster: Type.Boolean({ default: false }),
+      /** Passed to ioredis as they are: Sentinel (`sentinels`, `name`), TLS, password, ... */
+      options: optional(Type.Record(Type.String(), Type.Unknown())),
     }),
     log: block({
       level: Type.Union(

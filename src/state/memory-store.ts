@@ -1,20 +1,28 @@
-// Routing state for a single instance: a variable with compare-and-set semantics.
+// Routing state for a single instance: a variable with compare-and-set semantics, the
+// recent changes, and this instance's own heartbeat.
 import type { RoutingState } from '../routing/state.js';
-import type { StateStore } from './store.js';
+import { EVENTS_KEPT, type ChangeEvent, type InstanceReport, type StateStore } from './store.js';
 
 export class MemoryStore implements StateStore {
+  readonly kind = 'memory';
   readonly up = true;
   private state: RoutingState | null = null;
+  private readonly events: ChangeEvent[] = [];
+  private readonly reports = new Map<string, { report: InstanceReport; expires: number }>();
   private readonly listeners = new Set<(state: RoutingState) => void>();
 
   async get(): Promise<RoutingState | null> {
     return this.state;
   }
 
-  async compareAndSet(expectedRevision: number | null, next: RoutingState): Promise<boolean> {
+  async compareAndSet(expectedRevision: number | null, next: RoutingState, event?: ChangeEvent): Promise<boolean> {
     const current = this.state?.revision ?? null;
     if (current !== expectedRevision) return false;
     this.state = next;
+    if (event !== undefined) {
+      this.events.unshift(event);
+      this.events.length = Math.min(this.events.length, EVENTS_KEPT);
+    }
     for (const listener of this.listeners) listener(next);
     return true;
   }
@@ -22,6 +30,23 @@ export class MemoryStore implements StateStore {
   subscribe(listener: (state: RoutingState) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  onUp(): () => void {
+    return () => undefined; // always up
+  }
+
+  async recentEvents(limit: number): Promise<ChangeEvent[]> {
+    return this.events.slice(0, limit);
+  }
+
+  async heartbeat(report: InstanceReport, ttlMs: number): Promise<void> {
+    this.reports.set(report.id, { report, expires: Date.now() + ttlMs });
+  }
+
+  async instances(): Promise<InstanceReport[]> {
+    const now = Date.now();
+    return [...this.reports.values()].filter((entry) => entry.expires > now).map((entry) => entry.report);
   }
 
   async close(): Promise<void> {

@@ -32,6 +32,8 @@ export interface RoutingControlOptions {
   /** Called with each newer state this instance adopts, in revision order. */
   onApply: (state: RoutingState) => void;
   logger: Logger;
+  /** Re-read the store this often (ms) to heal missed messages; off when undefined. */
+  resyncMs?: number;
 }
 
 /** Compare-and-set attempts before giving up on a change that keeps losing races. */
@@ -41,6 +43,8 @@ export class RoutingControl {
   private readonly options: RoutingControlOptions;
   private state: RoutingState | null = null;
   private unsubscribe: (() => void) | null = null;
+  private offUp: (() => void) | null = null;
+  private resyncTimer: NodeJS.Timeout | null = null;
 
   constructor(options: RoutingControlOptions) {
     this.options = options;
@@ -51,17 +55,47 @@ export class RoutingControl {
     return this.state;
   }
 
+  /**
+   * Loads the stored state (seeding it from `routing.initial` when the store is empty).
+   * With the store unreachable it starts on `routing.initial` as revision 0, which any
+   * stored state replaces as soon as the store is back.
+   */
   async start(): Promise<RoutingState> {
     const { store } = this.options;
     this.unsubscribe = store.subscribe((state) => this.adopt(state));
-    let stored = await store.get();
-    if (stored === null) {
-      const first = initialState(this.options.initialWeights, this.options.poolNames(), { actor: 'config:routing.initial' });
-      if (await store.compareAndSet(null, first)) stored = first;
-      else stored = await store.get();
+    this.offUp = store.onUp(() => void this.resync());
+    try {
+      await this.resync(true);
+    } catch (err) {
+      this.state = { ...this.initial(), revision: 0 };
+      this.options.onApply(this.state);
+      this.options.logger.error({ kind: 'state', err: (err as Error).message, weights: this.state.weights },
+        'STATE STORE UNREACHABLE AT START: routing on routing.initial until it answers; changes are refused meanwhile');
     }
-    if (stored !== null) this.adopt(stored);
+    if (this.options.resyncMs !== undefined) {
+      this.resyncTimer = setInterval(() => void this.resync().catch(() => undefined), this.options.resyncMs);
+      this.resyncTimer.unref();
+    }
     return this.current;
+  }
+
+  /**
+   * Re-reads the store and adopts what it holds if newer: heals a missed pub/sub message and
+   * catches up after an outage. An empty store (new, or flushed) is seeded with our state.
+   */
+  async resync(rethrow = false): Promise<void> {
+    const { store } = this.options;
+    try {
+      let stored = await store.get();
+      if (stored === null) {
+        const seed = this.state === null || this.state.revision === 0 ? this.initial() : this.state;
+        const event = { revision: seed.revision, at: seed.updatedAt, who: seed.updatedBy, kind: 'initial', from: null, to: seed.weights };
+        stored = (await store.compareAndSet(null, seed, event)) ? seed : await store.get();
+      }
+      if (stored !== null) this.adopt(stored);
+    } catch (err) {
+      if (rethrow) throw err;
+    }
   }
 
   /** Applies a state if it is newer than ours; older or equal revisions are ignored. */
@@ -74,8 +108,9 @@ export class RoutingControl {
 
   async change(request: ChangeRequest): Promise<RoutingState> {
     const { store, logger } = this.options;
+    if (!store.up) throw new SwitchyardError('STATE_UNAVAILABLE', `the ${store.kind} state store is unreachable; routing continues on revision ${this.current.revision}`);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const base = (await store.get()) ?? this.current;
+      const base = (await unavailableOnError(store.get())) ?? this.current;
       if (request.ifMatch !== undefined && base.revision !== request.ifMatch) {
         const asked = Number.isNaN(request.ifMatch) ? 'If-Match names no revision' : `not ${request.ifMatch}`;
         throw new SwitchyardError('REVISION_MISMATCH', `revision is ${base.revision}, ${asked}`, { revision: base.revision });
@@ -88,7 +123,9 @@ export class RoutingControl {
         return base;
       }
       this.guard(base, next, request.force === true);
-      if (await store.compareAndSet(base.revision, next)) {
+      const event = { revision: next.revision, at: next.updatedAt, who: request.actor, kind: request.change.kind, from: base.weights, to: next.weights,
+        ...(request.reason === undefined ? {} : { reason: request.reason }) };
+      if (await unavailableOnError(store.compareAndSet(base.revision, next, event))) {
         this.adopt(next);
         logger.info({ kind: 'admin', who: request.actor, change: request.change, from: base.weights, to: next.weights,
           revision: next.revision, reason: request.reason, force: request.force === true }, 'routing changed');
@@ -102,6 +139,14 @@ export class RoutingControl {
   stop(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.offUp?.();
+    this.offUp = null;
+    if (this.resyncTimer !== null) clearInterval(this.resyncTimer);
+    this.resyncTimer = null;
+  }
+
+  private initial(): RoutingState {
+    return initialState(this.options.initialWeights, this.options.poolNames(), { actor: 'config:routing.initial' });
   }
 
   private transition(base: RoutingState, request: ChangeRequest): RoutingState {
@@ -118,5 +163,14 @@ export class RoutingControl {
     if (unready.length > 0) {
       throw new SwitchyardError('POOL_UNHEALTHY', `pool ${unready.join(', ')} has no ready target (use force to override)`, { pools: unready });
     }
+  }
+}
+
+/** A store that fails mid-change is a 503, never a 500: nothing was committed. */
+async function unavailableOnError<T>(operation: Promise<T>): Promise<T> {
+  try {
+    return await operation;
+  } catch (err) {
+    throw new SwitchyardError('STATE_UNAVAILABLE', `the state store failed: ${(err as Error).message}`);
   }
 }

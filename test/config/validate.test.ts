@@ -23,7 +23,7 @@ function raw(change: (config: RawConfig) => void = () => {}): RawConfig {
     timeouts: { connectMs: 2000, headersMs: 30000, keepAliveMs: 65000 },
     drain: { timeoutMs: 30000 },
     shutdown: { graceMs: 30000 },
-    state: { store: 'memory', url: 'redis://127.0.0.1:6379', prefix: 'switchyard:' },
+    state: { store: 'memory', url: 'redis://127.0.0.1:6379', prefix: 'switchyard:', cluster: false },
     log: { level: 'info', access: true },
   };
   change(config);
@@ -135,7 +135,7 @@ t.test('listeners may not share a port', async (t) => {
 });
 
 t.test('a redis store needs a redis URL', async (t) => {
-  const state = (store: 'memory' | 'redis', url: string) => semanticProblems(raw((c) => { c.state = { store, url, prefix: 'p:' }; }));
+  const state = (store: 'memory' | 'redis', url: string) => semanticProblems(raw((c) => { c.state = { store, url, prefix: 'p:', cluster: false }; }));
   t.strictSame(state('redis', 'redis://127.0.0.1:6379'), []);
   t.strictSame(state('redis', 'rediss://cache.internal:6380/2'), []);
   t.strictSame(state('redis', 'http://127.0.0.1:6379'), ['state.url: not a redis:// or rediss:// URL (http://127.0.0.1:6379)']);
@@ -148,7 +148,7 @@ t.test('every problem is listed, not only the first', async (t) => {
     c.pools = { Blue: { targets: ['ftp://x'] }, green: { targets: ['http://127.0.0.1:4001', 'http://127.0.0.1:4001'] } };
     c.routing.initial = { blue: 100 };
     c.admin = { host: '0.0.0.0', port: 8080, token: '', metricsPublic: false };
-    c.state = { store: 'redis', url: 'nope', prefix: '' };
+    c.state = { store: 'redis', url: 'nope', prefix: '', cluster: false };
   })), [
     'pools.Blue: pool name must match ^[a-z][a-z0-9-]{0,31}$',
     'pools.Blue.targets[0]: not an http or https URL (ftp://x)',

@@ -4,7 +4,7 @@ import { SwitchyardError } from '../../src/errors.js';
 import { initialState, setWeights, type RoutingState } from '../../src/routing/state.js';
 import { MemoryStore } from '../../src/state/memory-store.js';
 import { RoutingControl, type ChangeRequest, type RoutingControlOptions } from '../../src/state/routing-control.js';
-import type { StateStore } from '../../src/state/store.js';
+import type { ChangeEvent, StateStore } from '../../src/state/store.js';
 import { LogSink } from '../helpers/log-sink.js';
 
 const pools = ['blue', 'green'];
@@ -72,22 +72,17 @@ t.test('start adopts a state already in the store and ignores initialWeights', a
 });
 
 t.test('start loses the initialisation race to another instance and adopts its state', async (t) => {
-  const inner = new MemoryStore();
   const theirs = initialState({ green: 100 }, pools, { actor: 'other-instance' });
   let sneaked = false;
-  const store: StateStore = {
-    get up() { return inner.up; },
-    get: () => inner.get(),
-    subscribe: (listener) => inner.subscribe(listener),
-    close: () => inner.close(),
-    async compareAndSet(expected, next) {
+  const store: StateStore = new (class extends MemoryStore {
+    override async compareAndSet(expected: number | null, next: RoutingState, event?: ChangeEvent): Promise<boolean> {
       if (!sneaked) {
         sneaked = true;
-        await inner.compareAndSet(null, theirs);
+        await super.compareAndSet(null, theirs);
       }
-      return inner.compareAndSet(expected, next);
-    },
-  };
+      return super.compareAndSet(expected, next, event);
+    }
+  })();
   const { control } = setup({ store });
   const state = await control.start();
   t.equal(state, theirs);

@@ -1,0 +1,82 @@
+// This instance's place in the fleet: it heartbeats what it serves (revision, per-pool
+// weight, drain state and in-flight) with a TTL, and reads everybody's heartbeats back to
+// answer "is blue drained on every instance?" — the signal to wait for before tearing it down.
+import { hostname } from 'node:os';
+import type { UpstreamPool } from '../pool/upstream-pool.js';
+import { poolState } from '../admin/status-view.js';
+import type { InstanceReport, StateStore } from './store.js';
+
+export interface FleetOptions {
+  store: StateStore;
+  instance: { id: string; startedAt: string };
+  pools: () => readonly UpstreamPool[];
+  revision: () => number;
+  intervalMs: number;
+}
+
+export class Fleet {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: FleetOptions) {}
+
+  /** A heartbeat lives this long without renewal. */
+  get ttlMs(): number {
+    return this.options.intervalMs * 3;
+  }
+
+  start(): void {
+    void this.beat();
+    this.timer = setInterval(() => void this.beat(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  report(): InstanceReport {
+    const { instance, store } = this.options;
+    return {
+      id: instance.id,
+      host: hostname(),
+      startedAt: instance.startedAt,
+      revision: this.options.revision(),
+      storeUp: store.up,
+      pools: Object.fromEntries(this.options.pools().map((pool) => [pool.name, {
+        weight: pool.weight,
+        state: poolState(pool),
+        inflight: pool.inflight,
+        longLived: pool.longLived,
+        drainedAt: pool.drainedAt?.toISOString() ?? null,
+      }])),
+      seenAt: new Date().toISOString(),
+    };
+  }
+
+  /** Live instances; while the store is down, only this one (and it says so). */
+  async instances(): Promise<InstanceReport[]> {
+    if (!this.options.store.up) return [this.report()];
+    return this.options.store.instances();
+  }
+
+  private async beat(): Promise<void> {
+    if (!this.options.store.up) return;
+    await this.options.store.heartbeat(this.report(), this.ttlMs).catch(() => undefined);
+  }
+}
+
+/** Per pool across instances: drained (or never used) everywhere, and total in flight. */
+export function fleetPools(instances: readonly InstanceReport[]): Record<string, { drainedEverywhere: boolean; inflight: number; longLived: number; instances: number }> {
+  const out: Record<string, { drainedEverywhere: boolean; inflight: number; longLived: number; instances: number }> = {};
+  for (const instance of instances) {
+    for (const [name, pool] of Object.entries(instance.pools)) {
+      const entry = (out[name] ??= { drainedEverywhere: true, inflight: 0, longLived: 0, instances: 0 });
+      entry.instances++;
+      entry.inflight += pool.inflight;
+      entry.longLived += pool.longLived;
+      if (!(pool.state === 'drained' || pool.state === 'standby') || pool.inflight > 0 || pool.longLived > 0) entry.drainedEverywhere = false;
+    }
+  }
+  return out;
+}
