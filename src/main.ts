@@ -23,6 +23,8 @@ import { ProxyServer } from './proxy/proxy-server.js';
 import { Router } from './routing/router.js';
 import type { RoutingState } from './routing/state.js';
 import { MemoryStore } from './state/memory-store.js';
+import { RedisStore } from './state/redis-store.js';
+import { Fleet } from './state/fleet.js';
 import { RoutingControl } from './state/routing-control.js';
 import type { StateStore } from './state/store.js';
 
@@ -48,6 +50,10 @@ export interface ReloadSummary {
 
 /** How often shutdown looks at the in-flight count while it waits. */
 const SHUTDOWN_POLL_MS = 10;
+/** A shared store is re-read this often, so a missed pub/sub message heals by itself. */
+const RESYNC_MS = 2000;
+/** Heartbeat period; a heartbeat lives three periods. */
+const HEARTBEAT_MS = 1000;
 
 export class Switchyard {
   config: Config;
@@ -60,6 +66,7 @@ export class Switchyard {
   readonly health: ActiveHealthChecker;
   readonly ejector: PassiveEjector;
   readonly drain: DrainController;
+  readonly fleet: Fleet;
   readonly instance = { id: `${hostname()}-${randomUUID().slice(0, 8)}`, startedAt: new Date().toISOString() };
   private readonly router = new Router<UpstreamPool>();
   private readonly configPath: string | undefined;
@@ -70,7 +77,7 @@ export class Switchyard {
     this.config = config;
     this.configPath = options.configPath;
     this.logger = options.logger ?? createLogger(config.log.level, options.logDestination);
-    this.store = options.store ?? new MemoryStore();
+    this.store = options.store ?? createStore(config, this.logger);
     this.pools = new PoolSet(config.pools, { connectMs: config.timeouts.connectMs, headersMs: config.timeouts.headersMs });
     this.health = new ActiveHealthChecker(options.probe ?? httpProbe, (change) => this.healthChanged(change));
     this.ejector = new PassiveEjector(config.passive, (target) => this.pools.get(target.pool)?.targets ?? [], (event) => this.ejection(event));
@@ -96,12 +103,20 @@ export class Switchyard {
       poolReady: (pool) => this.pools.ready(pool),
       onApply: (state) => this.applyRouting(state),
       logger: this.logger,
+      ...(this.store.kind === 'memory' ? {} : { resyncMs: RESYNC_MS }),
+    });
+    this.fleet = new Fleet({
+      store: this.store,
+      instance: this.instance,
+      pools: () => this.pools.pools,
+      revision: () => this.control.current.revision,
+      intervalMs: HEARTBEAT_MS,
     });
     this.admin = buildAdminServer({
       control: this.control,
       pools: () => this.pools,
       store: this.store,
-      storeKind: config.state.store,
+      fleet: this.fleet,
       ready: () => this.serving,
       reload: () => this.reload(),
       instance: this.instance,
@@ -184,6 +199,7 @@ export class Switchyard {
       });
     });
     this.serving = true;
+    this.fleet.start();
     this.logger.info({ proxy: this.proxyUrl, admin: this.adminUrl, instance: this.instance.id }, 'switchyard listening');
   }
 
@@ -254,6 +270,7 @@ export class Switchyard {
       await this.pools.destroy();
     }
     await stopped;
+    this.fleet.stop();
     this.health.stop();
     this.ejector.stop();
     this.drain.stop();
@@ -280,6 +297,17 @@ export class Switchyard {
     }
     return true;
   }
+}
+
+function createStore(config: Config, logger: Logger): StateStore {
+  if (config.state.store === 'memory') return new MemoryStore();
+  return new RedisStore({
+    url: config.state.url,
+    prefix: config.state.prefix,
+    cluster: config.state.cluster,
+    ...(config.state.options === undefined ? {} : { options: config.state.options }),
+    logger,
+  });
 }
 
 function pickRouting(config: Config, ignored: readonly string[]): Partial<Config['routing']> {

@@ -7,6 +7,7 @@ import type { AdminContext } from './context.js';
 import { probeRoutes } from './routes/probes.js';
 import { routingRoutes } from './routes/routing.js';
 import { reloadRoutes } from './routes/reload.js';
+import { fleetRoutes } from './routes/fleet.js';
 
 const OPEN_ROUTES = new Set(['/healthz', '/readyz']);
 
@@ -57,5 +58,6 @@ export function buildAdminServer(context: AdminContext): FastifyInstance {
   probeRoutes(app, context);
   routingRoutes(app, context);
   reloadRoutes(app, context);
+  fleetRoutes(app, context);
   return app;
 }

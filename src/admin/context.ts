@@ -2,13 +2,14 @@
 import type { RoutingControl } from '../state/routing-control.js';
 import type { PoolSet } from '../pool/pool-set.js';
 import type { StateStore } from '../state/store.js';
+import type { Fleet } from '../state/fleet.js';
 import type { Logger } from '../observe/logger.js';
 
 export interface AdminContext {
   control: RoutingControl;
   pools: () => PoolSet;
   store: StateStore;
-  storeKind: string;
+  fleet: Fleet;
   /** True once the proxy serves (first health round done) and until shutdown starts. */
   ready: () => boolean;
   /** Re-reads the config file and applies it; throws ConfigError when refused. */

@@ -1,3 +1,4 @@
+import type { Fleet } from '../../src/state/fleet.js';
 import t from 'tap';
 import { buildAdminServer } from '../../src/admin/admin-server.js';
 import type { AdminContext } from '../../src/admin/context.js';
@@ -17,7 +18,7 @@ async function adminWith(token: string) {
   await control.start();
   const pools = { pools: [], names: ['blue'], ready: () => true } as unknown as PoolSet;
   const context: AdminContext = {
-    control, pools: () => pools, store, storeKind: 'memory', ready: () => ready, reload: async () => ({}),
+    control, pools: () => pools, store, fleet: {} as Fleet, ready: () => ready, reload: async () => ({}),
     instance: { id: 'test', startedAt: new Date(0).toISOString() }, token, logger,
   };
   const app = buildAdminServer(context);

@@ -7,6 +7,7 @@ import type { Change } from '../../state/routing-control.js';
 import { etag, parseIfMatch } from '../if-match.js';
 import { statusView } from '../status-view.js';
 import { tokenId } from '../auth.js';
+import { fleetPools } from '../../state/fleet.js';
 
 const common = {
   force: Type.Optional(Type.Boolean()),
@@ -15,6 +16,7 @@ const common = {
 const FlipBody = Type.Object({ pool: Type.String({ minLength: 1 }), ...common }, { additionalProperties: false });
 // Weight values are checked by the routing rules (INVALID_WEIGHTS), not the schema (INVALID_BODY).
 const WeightsBody = Type.Object({ weights: Type.Record(Type.String(), Type.Unknown()), ...common }, { additionalProperties: false });
+const StatusQuery = Type.Object({ fleet: Type.Optional(Type.Union([Type.Literal('0'), Type.Literal('1')])) }, { additionalProperties: false });
 const RollbackBody = Type.Union([Type.Object(common, { additionalProperties: false }), Type.Null()]);
 
 type Common = { force?: boolean; reason?: string };
@@ -23,7 +25,7 @@ export function routingRoutes(app: FastifyInstance, context: AdminContext): void
   const status = (state = context.control.current) => statusView({
     state,
     pools: context.pools().pools,
-    store: { kind: context.storeKind, up: context.store.up },
+    store: { kind: context.store.kind, up: context.store.up },
     instance: context.instance,
   });
 
@@ -39,7 +41,14 @@ export function routingRoutes(app: FastifyInstance, context: AdminContext): void
     return reply.header('etag', etag(state.revision)).send(status(state));
   };
 
-  app.get('/status', async (_request, reply) => reply.header('etag', etag(context.control.current.revision)).send(status()));
+  app.get('/status', { schema: { querystring: StatusQuery } }, async (request, reply) => {
+    const body: Record<string, unknown> = status();
+    if ((request.query as Static<typeof StatusQuery>).fleet === '1') {
+      const instances = await context.fleet.instances();
+      body.fleet = { instances: instances.length, storeUp: context.store.up, pools: fleetPools(instances) };
+    }
+    return reply.header('etag', etag(context.control.current.revision)).send(body);
+  });
 
   app.post('/flip', { schema: { body: FlipBody } }, async (request, reply) => {
     const body = request.body as Static<typeof FlipBody>;

@@ -1,0 +1,89 @@
+// A private redis-server per test, on a free loopback port, that tests can kill and start
+// again (on the same port, with the same data when `persist` is set) to prove fault handling.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import { closedPort } from './upstream.js';
+
+export const REDIS_BINARY = process.env.REDIS_SERVER ?? 'redis-server';
+
+export function redisAvailable(): boolean {
+  return spawnSync(REDIS_BINARY, ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Skips the test file with a clear message when redis-server is missing — but never in CI, where it must be installed. */
+export function requireRedis(t: Test): boolean {
+  if (redisAvailable()) return true;
+  if (process.env.CI) throw new Error(`${REDIS_BINARY} not found: .ci/run must install redis-server`);
+  t.comment(`SKIP: ${REDIS_BINARY} not installed (apt-get install redis-server); fleet tests skipped`);
+  return false;
+}
+
+export interface RedisServerOptions {
+  password?: string;
+  /** Keep data across restarts (append-only file in a private folder). */
+  persist?: boolean;
+}
+
+export class RedisServer {
+  readonly port: number;
+  private child: ChildProcess | null = null;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'switchyard-redis-'));
+
+  private constructor(port: number, private readonly options: RedisServerOptions) {
+    this.port = port;
+  }
+
+  static async start(options: RedisServerOptions = {}, port?: number): Promise<RedisServer> {
+    const server = new RedisServer(port ?? (await closedPort()), options);
+    await server.start();
+    return server;
+  }
+
+  get url(): string {
+    return this.options.password === undefined ? `redis://127.0.0.1:${this.port}` : `redis://:${this.options.password}@127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== null;
+  }
+
+  async start(): Promise<void> {
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir,
+      '--appendonly', this.options.persist ? 'yes' : 'no', '--appendfsync', 'always'];
+    if (this.options.password !== undefined) args.push('--requirepass', this.options.password);
+    const child = spawn(REDIS_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    await new Promise<void>((resolve, reject) => {
+      let output = '';
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('Ready to accept connections')) resolve();
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${output}`)));
+    });
+  }
+
+  /** SIGKILL by default: an outage, not a polite stop. */
+  async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (child === null) return;
+    this.child = null;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+  }
+}
+
+/** Starts a redis-server that is stopped when the test ends. */
+export async function redisFor(t: Test, options: RedisServerOptions = {}): Promise<RedisServer> {
+  const server = await RedisServer.start(options);
+  t.teardown(() => server.stop());
+  return server;
+}
