@@ -32,6 +32,10 @@ export class MemoryStore implements StateStore {
     return () => this.listeners.delete(listener);
   }
 
+  async waitUntilUp(): Promise<boolean> {
+    return true;
+  }
+
   onUp(): () => void {
     return () => undefined; // always up
   }

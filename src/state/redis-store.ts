@@ -79,6 +79,19 @@ export class RedisStore implements StateStore {
     return () => this.listeners.delete(listener);
   }
 
+  waitUntilUp(timeoutMs: number): Promise<boolean> {
+    if (this.up) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (up: boolean) => {
+        clearTimeout(timer);
+        off();
+        resolve(up);
+      };
+      const timer = setTimeout(() => done(this.up), timeoutMs);
+      const off = this.onUp(() => done(true));
+    });
+  }
+
   onUp(listener: () => void): () => void {
     this.upListeners.add(listener);
     return () => this.upListeners.delete(listener);

@@ -36,6 +36,9 @@ export interface RoutingControlOptions {
   resyncMs?: number;
 }
 
+/** How long start waits for the state store before starting on routing.initial. */
+const STARTUP_WAIT_MS = 1500;
+
 /** Compare-and-set attempts before giving up on a change that keeps losing races. */
 const MAX_CAS_ATTEMPTS = 8;
 
@@ -65,6 +68,7 @@ export class RoutingControl {
     this.unsubscribe = store.subscribe((state) => this.adopt(state));
     this.offUp = store.onUp(() => void this.resync());
     try {
+      if (!(await store.waitUntilUp(STARTUP_WAIT_MS))) throw new Error(`no answer within ${STARTUP_WAIT_MS} ms`);
       await this.resync(true);
     } catch (err) {
       this.state = { ...this.initial(), revision: 0 };

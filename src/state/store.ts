@@ -39,6 +39,8 @@ export interface StateStore {
   compareAndSet(expectedRevision: number | null, next: RoutingState, event?: ChangeEvent): Promise<boolean>;
   /** Called with every state committed after subscribing (by anyone, this instance included). */
   subscribe(listener: (state: RoutingState) => void): () => void;
+  /** Resolves true once the store is up, or false after `timeoutMs` without it. */
+  waitUntilUp(timeoutMs: number): Promise<boolean>;
   /** Called whenever the store comes (back) up, so its readers can resync. */
   onUp(listener: () => void): () => void;
   /** Newest first. */
