@@ -11,6 +11,7 @@ export const ERRORS = {
   POOL_UNHEALTHY: { status: 409, message: 'the pool has no healthy target' },
   NO_PREVIOUS: { status: 409, message: 'there is no previous routing to roll back to' },
   ROLLOUT_RUNNING: { status: 409, message: 'a rollout is running' },
+  NO_ROLLOUT: { status: 409, message: 'no rollout is running' },
   REVISION_MISMATCH: { status: 412, message: 'the routing state has changed since that revision' },
   STATE_UNAVAILABLE: { status: 503, message: 'the state store is unavailable' },
   INTERNAL: { status: 500, message: 'internal error' },

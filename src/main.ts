@@ -20,11 +20,14 @@ import { PoolSet } from './pool/pool-set.js';
 import type { Target } from './pool/target.js';
 import type { UpstreamPool } from './pool/upstream-pool.js';
 import { ProxyServer } from './proxy/proxy-server.js';
+import { standbyPool } from './routing/request-router.js';
 import { Router } from './routing/router.js';
 import type { RoutingState } from './routing/state.js';
 import { MemoryStore } from './state/memory-store.js';
 import { RedisStore } from './state/redis-store.js';
 import { Fleet } from './state/fleet.js';
+import { PoolMeter } from './rollout/pool-meter.js';
+import { RolloutController } from './rollout/rollout-controller.js';
 import { RoutingControl } from './state/routing-control.js';
 import type { StateStore } from './state/store.js';
 
@@ -37,6 +40,8 @@ export interface SwitchyardOptions {
   configPath?: string;
   /** The active health-check probe (tests may count or slow it). */
   probe?: Probe;
+  /** Rollout timing (tests make failover fast). */
+  rollout?: { tickMs?: number; leaseMs?: number };
 }
 
 export interface ReloadSummary {
@@ -61,12 +66,16 @@ export class Switchyard {
   readonly pools: PoolSet;
   readonly control: RoutingControl;
   readonly proxy: ProxyServer;
+  /** The preview listener (every request to the standby pool), when `preview` is configured. */
+  readonly preview: ProxyServer | null;
   readonly admin: FastifyInstance;
   readonly store: StateStore;
   readonly health: ActiveHealthChecker;
   readonly ejector: PassiveEjector;
   readonly drain: DrainController;
   readonly fleet: Fleet;
+  readonly meter = new PoolMeter();
+  readonly rollouts: RolloutController;
   readonly instance = { id: `${hostname()}-${randomUUID().slice(0, 8)}`, startedAt: new Date().toISOString() };
   private readonly router = new Router<UpstreamPool>();
   private readonly configPath: string | undefined;
@@ -83,11 +92,26 @@ export class Switchyard {
     this.ejector = new PassiveEjector(config.passive, (target) => this.pools.get(target.pool)?.targets ?? [], (event) => this.ejection(event));
     this.proxy = new ProxyServer({
       choosePool: () => this.router.next(),
+      poolNamed: (name) => this.router.pool(name),
+      stickyCookie: config.routing.stickyCookie,
+      overrideHeader: config.routing.overrideHeader,
+      overrideAllow: config.routing.overrideAllow,
       retryAttempts: config.retries.attempts,
       keepAliveMs: config.timeouts.keepAliveMs,
       connectMs: config.timeouts.connectMs,
       poolHeader: config.routing.poolHeader,
-      observers: config.log.access ? [new AccessLog(this.logger)] : [],
+      observers: config.log.access ? [this.meter, new AccessLog(this.logger)] : [this.meter],
+      onTargetOutcome: (target, ok) => this.ejector.observe(target, ok),
+    });
+    this.preview = config.preview === undefined ? null : new ProxyServer({
+      choosePool: () => standbyPool(this.pools.pools),
+      preview: true,
+      overrideHeader: config.routing.overrideHeader, // stripped, never honoured here
+      retryAttempts: config.retries.attempts,
+      keepAliveMs: config.timeouts.keepAliveMs,
+      connectMs: config.timeouts.connectMs,
+      poolHeader: config.routing.poolHeader,
+      observers: config.log.access ? [new AccessLog(this.logger)] : [], // not the meter: preview traffic never judges a rollout
       onTargetOutcome: (target, ok) => this.ejector.observe(target, ok),
     });
     this.drain = new DrainController({
@@ -104,6 +128,7 @@ export class Switchyard {
       onApply: (state) => this.applyRouting(state),
       logger: this.logger,
       ...(this.store.kind === 'memory' ? {} : { resyncMs: RESYNC_MS }),
+      gate: (request) => this.rollouts.gate(request),
     });
     this.fleet = new Fleet({
       store: this.store,
@@ -111,12 +136,24 @@ export class Switchyard {
       pools: () => this.pools.pools,
       revision: () => this.control.current.revision,
       intervalMs: HEARTBEAT_MS,
+      meters: () => this.meter.snapshot(),
+    });
+    this.rollouts = new RolloutController({
+      store: this.store,
+      control: this.control,
+      poolNames: () => this.pools.names,
+      instanceId: this.instance.id,
+      meter: this.meter,
+      fleet: this.fleet,
+      logger: this.logger,
+      ...options.rollout,
     });
     this.admin = buildAdminServer({
       control: this.control,
       pools: () => this.pools,
       store: this.store,
       fleet: this.fleet,
+      rollouts: this.rollouts,
       ready: () => this.serving,
       reload: () => this.reload(),
       instance: this.instance,
@@ -153,6 +190,10 @@ export class Switchyard {
     return urlOf(this.adminAddress);
   }
 
+  get previewUrl(): string | null {
+    return this.preview === null ? null : urlOf(this.preview.server.address() as AddressInfo);
+  }
+
   get ready(): boolean {
     return this.serving;
   }
@@ -170,6 +211,9 @@ export class Switchyard {
       if (plan.problems.length > 0) throw new ConfigError(plan.problems);
       const summary = this.applyConfig(next, plan.ignored);
       this.logger.info({ kind: 'reload', ...summary }, 'config reloaded');
+      const changed = [...summary.addedTargets.map((t) => `+${t}`), ...summary.removedTargets.map((t) => `-${t}`)].join(', ');
+      await this.store.recordEvent({ revision: this.control.current.revision, at: new Date().toISOString(), who: 'reload', kind: 'reload',
+        from: null, to: null, reason: changed === '' ? 'settings only' : changed }).catch(() => undefined);
       if (plan.ignored.length > 0) this.logger.warn({ kind: 'reload', ignored: plan.ignored }, 'changed keys need a restart to take effect');
       return summary;
     } catch (err) {
@@ -198,9 +242,22 @@ export class Switchyard {
         resolve();
       });
     });
+    const preview = this.preview;
+    if (preview !== null && this.config.preview !== undefined) {
+      const { host, port } = this.config.preview;
+      await new Promise<void>((resolve, reject) => {
+        preview.server.once('error', reject);
+        preview.server.listen(port, host, () => {
+          preview.server.off('error', reject);
+          resolve();
+        });
+      });
+    }
     this.serving = true;
     this.fleet.start();
-    this.logger.info({ proxy: this.proxyUrl, admin: this.adminUrl, instance: this.instance.id }, 'switchyard listening');
+    this.rollouts.start();
+    this.logger.info({ proxy: this.proxyUrl, ...(preview === null ? {} : { preview: this.previewUrl }), admin: this.adminUrl,
+      instance: this.instance.id }, 'switchyard listening');
   }
 
   private applyRouting(state: RoutingState): void {
@@ -227,6 +284,7 @@ export class Switchyard {
     this.ejector.configure(next.passive);
     this.drain.configure(next.drain.timeoutMs);
     this.proxy.retryAttempts = next.retries.attempts;
+    if (this.preview !== null) this.preview.retryAttempts = next.retries.attempts;
     // Keys that need a restart keep their running values, so status and config agree.
     const kept = Object.fromEntries(ignored.filter((key) => !key.includes('.')).map((key) => [key, this.config[key as keyof Config]]));
     this.config = { ...next, ...kept, routing: { ...next.routing, ...pickRouting(this.config, ignored) } };
@@ -262,15 +320,23 @@ export class Switchyard {
     this.logger.info({ graceMs, inflight: this.inflight() }, 'shutting down');
     const stopped = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     server.closeIdleConnections();
+    const preview = this.preview;
+    if (preview !== null) preview.closing = true;
+    const previewStopped = preview?.server.listening === true
+      ? new Promise<void>((resolve) => preview.server.close(() => resolve())) : Promise.resolve();
+    preview?.server.closeIdleConnections();
     const finished = await this.waitForInflight(graceMs);
-    const tunnels = this.proxy.tunnels.closeAll();
+    const tunnels = this.proxy.tunnels.closeAll() + (preview?.tunnels.closeAll() ?? 0);
     if (!finished) {
       this.logger.warn({ inflight: this.inflight(), graceMs }, 'shutdown grace over: cutting what is still running');
       server.closeAllConnections();
+      preview?.server.closeAllConnections();
       await this.pools.destroy();
     }
     await stopped;
+    await previewStopped;
     this.fleet.stop();
+    await this.rollouts.stop();
     this.health.stop();
     this.ejector.stop();
     this.drain.stop();

@@ -8,6 +8,7 @@ import { probeRoutes } from './routes/probes.js';
 import { routingRoutes } from './routes/routing.js';
 import { reloadRoutes } from './routes/reload.js';
 import { fleetRoutes } from './routes/fleet.js';
+import { rolloutRoutes } from './routes/rollout.js';
 
 const OPEN_ROUTES = new Set(['/healthz', '/readyz']);
 
@@ -59,5 +60,6 @@ export function buildAdminServer(context: AdminContext): FastifyInstance {
   routingRoutes(app, context);
   reloadRoutes(app, context);
   fleetRoutes(app, context);
+  rolloutRoutes(app, context);
   return app;
 }

@@ -3,6 +3,7 @@ import type { RoutingControl } from '../state/routing-control.js';
 import type { PoolSet } from '../pool/pool-set.js';
 import type { StateStore } from '../state/store.js';
 import type { Fleet } from '../state/fleet.js';
+import type { RolloutController } from '../rollout/rollout-controller.js';
 import type { Logger } from '../observe/logger.js';
 
 export interface AdminContext {
@@ -10,6 +11,7 @@ export interface AdminContext {
   pools: () => PoolSet;
   store: StateStore;
   fleet: Fleet;
+  rollouts: RolloutController;
   /** True once the proxy serves (first health round done) and until shutdown starts. */
   ready: () => boolean;
   /** Re-reads the config file and applies it; throws ConfigError when refused. */

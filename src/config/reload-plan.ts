@@ -4,7 +4,7 @@ import type { Config } from './schema.js';
 
 /** Keys whose change needs a restart: listeners, the state store, upstream connection settings. */
 const RESTART_ONLY = ['listen', 'preview', 'admin', 'state', 'timeouts', 'log'] as const;
-const RESTART_ONLY_ROUTING = ['stickyCookie', 'overrideHeader', 'poolHeader'] as const;
+const RESTART_ONLY_ROUTING = ['stickyCookie', 'overrideHeader', 'overrideAllow', 'poolHeader'] as const;
 
 export interface ReloadPlan {
   /** Reasons to refuse the whole reload (`key.path: why`). */
@@ -24,7 +24,7 @@ export function planReload(running: Config, next: Config, weights: Record<string
   }
   const ignored: string[] = RESTART_ONLY.filter((key) => !isDeepStrictEqual(running[key], next[key]));
   for (const key of RESTART_ONLY_ROUTING) {
-    if (running.routing[key] !== next.routing[key]) ignored.push(`routing.${key}`);
+    if (!isDeepStrictEqual(running.routing[key], next.routing[key])) ignored.push(`routing.${key}`);
   }
   return { problems, ignored };
 }

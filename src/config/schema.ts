@@ -55,6 +55,8 @@ export const ConfigSchema = Type.Object(
       initial: optional(Type.Record(Type.String(), Type.Integer())),
       stickyCookie: optional(Type.String({ minLength: 1 })),
       overrideHeader: optional(Type.String({ minLength: 1 })),
+      /** Client CIDRs that may use the override header; absent = anyone. */
+      overrideAllow: optional(Type.Array(Type.String())),
       poolHeader: optional(Type.String({ minLength: 1 })),
     }),
     healthCheck: HealthCheckSchema,

@@ -5,6 +5,10 @@ import { POOL_NAME, type RawConfig } from './schema.js';
 import { formatProblem, type KeyedProblem } from './key-path.js';
 import { parseStatusRanges } from '../health/status-range.js';
 import { weightProblem } from '../routing/weights.js';
+import { parseCidr } from '../routing/override.js';
+
+/** RFC 9110 token: what a header name and (RFC 6265) a cookie name must be. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export function semanticProblems(raw: RawConfig): string[] {
   return semanticIssues(raw).map(formatProblem);
@@ -49,7 +53,21 @@ export function semanticIssues(raw: RawConfig): KeyedProblem[] {
     add('healthCheck.expectStatus', statusRangeHint(expect));
   }
 
-  const initial = record(record(file.routing)?.initial);
+  const routing = record(file.routing) ?? {};
+  if (typeof routing.stickyCookie === 'string' && routing.stickyCookie !== '' && !TOKEN.test(routing.stickyCookie)) {
+    add('routing.stickyCookie', `not a valid cookie name (${JSON.stringify(routing.stickyCookie)})`);
+  }
+  for (const key of ['overrideHeader', 'poolHeader'] as const) {
+    const name = routing[key];
+    if (typeof name === 'string' && name !== '' && !TOKEN.test(name)) add(`routing.${key}`, `not a valid header name (${JSON.stringify(name)})`);
+  }
+  if (Array.isArray(routing.overrideAllow)) {
+    (routing.overrideAllow as unknown[]).forEach((entry, index) => {
+      if (typeof entry === 'string' && parseCidr(entry) === null) add(`routing.overrideAllow[${index}]`, `not a CIDR (${JSON.stringify(entry)})`);
+    });
+  }
+
+  const initial = record(routing.initial);
   if (initial !== undefined && pools !== undefined) {
     const problem = weightProblem(initial, poolNames);
     if (problem !== null) add(`routing.initial${problem.key === undefined ? '' : `.${problem.key}`}`, problem.message);

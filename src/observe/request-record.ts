@@ -12,6 +12,8 @@ export interface RequestRecord {
   retries: number;
   bytes: number;
   error?: string;
+  /** Set on requests of a listener other than the main one: `'preview'`. */
+  listener?: 'preview';
 }
 
 export interface RequestObserver {

@@ -12,6 +12,8 @@ export class UpstreamPool extends EventEmitter<{ drained: [] }> {
   version: string;
   targets: Target[];
   inflight = 0;
+  /** Of `inflight`, the preview listener's requests: a drain does not wait for them. */
+  previewInflight = 0;
   longLived = 0;
   weight = 0;
   drainingSince: Date | null = null;
@@ -39,15 +41,17 @@ export class UpstreamPool extends EventEmitter<{ drained: [] }> {
     return count;
   }
 
-  begin(target: Target): void {
+  begin(target: Target, preview = false): void {
     target.inflight++;
     this.inflight++;
+    if (preview) this.previewInflight++;
   }
 
-  end(target: Target): void {
+  end(target: Target, preview = false): void {
     target.inflight--;
     this.inflight--;
-    if (this.inflight === 0 && this.longLived === 0 && this.phase === 'draining') this.markDrained();
+    if (preview) this.previewInflight--;
+    if (this.idle && this.phase === 'draining') this.markDrained();
   }
 
   /** A long-lived connection (WebSocket tunnel) opened on this pool. */
@@ -57,7 +61,7 @@ export class UpstreamPool extends EventEmitter<{ drained: [] }> {
 
   endLongLived(): void {
     this.longLived--;
-    if (this.inflight === 0 && this.longLived === 0 && this.phase === 'draining') this.markDrained();
+    if (this.idle && this.phase === 'draining') this.markDrained();
   }
 
   /** Called whenever the routing state gives this pool a weight. */
@@ -70,8 +74,13 @@ export class UpstreamPool extends EventEmitter<{ drained: [] }> {
     } else if (before > 0) {
       this.drainingSince = now;
       this.drainedAt = null;
-      if (this.inflight === 0 && this.longLived === 0) this.markDrained(now);
+      if (this.idle) this.markDrained(now);
     }
+  }
+
+  /** Nothing a drain waits for is running: no in-flight request (but preview ones), no long-lived connection. */
+  get idle(): boolean {
+    return this.inflight === this.previewInflight && this.longLived === 0;
   }
 
   get phase(): DrainPhase {

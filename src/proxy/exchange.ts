@@ -14,8 +14,8 @@ export interface ExchangeOwner {
   readonly retryAttempts: number;
   /** True once shutdown started: answers close their connection after them. */
   readonly closing: boolean;
-  /** Extra response headers for a pool (e.g. the pool header), or null. */
-  responseExtras(pool: UpstreamPool): readonly string[] | null;
+  /** True for the preview listener: its requests count in flight but do not hold up a drain. */
+  readonly preview: boolean;
   /** Called once, when the exchange is over (answered, failed or abandoned). */
   finished(exchange: Exchange): void;
   /** Called once per attempt with what the target did, for passive health. */
@@ -42,6 +42,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   private readonly owner: ExchangeOwner;
   private readonly options: Dispatcher.DispatchOptions;
+  /** Extra response header pairs (pool header, sticky cookie), or null. */
+  private readonly extras: readonly string[] | null;
   private abortUpstream: ((err?: Error) => void) | null = null;
   private tried: Target[] | undefined;
   private responseStarted = false;
@@ -49,8 +51,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private over = false;
 
   constructor(owner: ExchangeOwner, req: IncomingMessage, res: ServerResponse, pool: UpstreamPool, target: Target,
-    requestId: string, headers: string[], startedAt: number) {
+    requestId: string, headers: string[], startedAt: number, extras: readonly string[] | null = null) {
     this.owner = owner;
+    this.extras = extras;
     this.req = req;
     this.res = res;
     this.pool = pool;
@@ -68,7 +71,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   start(): void {
-    this.pool.begin(this.target);
+    this.pool.begin(this.target, this.owner.preview);
     this.target.client.dispatch(this.options, this);
   }
 
@@ -82,7 +85,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx interim answers are not relayed
     if (this.clientGone) return false;
-    const headers = downstreamResponseHeaders(rawHeaders, this.owner.responseExtras(this.pool));
+    const headers = downstreamResponseHeaders(rawHeaders, this.extras);
     if (this.owner.closing) this.res.shouldKeepAlive = false;
     try {
       if (statusText === '') this.res.writeHead(statusCode, headers);
@@ -169,7 +172,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private endAttempt(): void {
-    this.pool.end(this.target);
+    this.pool.end(this.target, this.owner.preview);
   }
 
   private finish(): void {

@@ -17,6 +17,8 @@ export interface ForwardContext {
   clientIp: string;
   proto: 'http' | 'https';
   host: string | undefined;
+  /** A request header (lower-case name) meant for the proxy only, never forwarded: routing.overrideHeader. */
+  drop?: string | undefined;
 }
 
 /** Names listed in `Connection: a, b` are hop-by-hop for this message only. */
@@ -45,7 +47,7 @@ export function upstreamRequestHeaders(raw: readonly string[], context: ForwardC
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (isHopByHop(lower, listed) || REPLACED_UPSTREAM.has(lower)) continue;
+    if (isHopByHop(lower, listed) || REPLACED_UPSTREAM.has(lower) || lower === context.drop) continue;
     const value = raw[i + 1]!;
     if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
     else if (lower === 'via') via = via === undefined ? value : `${via}, ${value}`;

@@ -8,13 +8,30 @@ import type { Duplex } from 'node:stream';
 import type { Target } from '../pool/target.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
 import type { RequestObserver, RequestRecord } from '../observe/request-record.js';
+import { RequestRouter } from '../routing/request-router.js';
 import { Exchange, type ExchangeOwner } from './exchange.js';
 import { incomingRequestId, upstreamRequestHeaders } from './headers.js';
 import { UpgradeTunnels } from './upgrade-tunnel.js';
 
 export interface ProxyServerOptions {
-  /** Chooses the pool for a request (weights, and later sticky/override rules). */
+  /**
+   * Chooses the pool for a request: the weighted choice on the main listener (the last step
+   * after the override header and the sticky cookie), the standby pool on the preview listener.
+   */
   choosePool(req: IncomingMessage): UpstreamPool | undefined;
+  /** A configured pool by name, for the override header and the sticky cookie; without it neither applies. */
+  poolNamed?(name: string): UpstreamPool | undefined;
+  /** routing.stickyCookie */
+  stickyCookie?: string | undefined;
+  /** routing.overrideHeader: never forwarded upstream, whether it was honoured or not. */
+  overrideHeader?: string | undefined;
+  /** routing.overrideAllow: client CIDRs that may use the override header; undefined = anyone. */
+  overrideAllow?: readonly string[] | undefined;
+  /**
+   * The preview listener: every request goes to `choosePool` (no override, no sticky cookie),
+   * its access records carry `listener: 'preview'`, and a drain does not wait for its requests.
+   */
+  preview?: boolean;
   retryAttempts: number;
   keepAliveMs: number;
   /** Response header naming the pool that served, when configured. */
@@ -35,20 +52,41 @@ export class ProxyServer implements ExchangeOwner {
   retryAttempts: number;
   /** Set when shutdown starts: every response from then on carries `Connection: close`. */
   closing = false;
+  readonly preview: boolean;
   private readonly options: ProxyServerOptions;
-  private readonly extrasByPool = new WeakMap<UpstreamPool, readonly string[]>();
+  /** Override header and sticky cookie routing, when configured (null: `choosePool` alone). */
+  private readonly router: RequestRouter<UpstreamPool, IncomingMessage> | null;
+  /** The override header's lower-case name: stripped from every forwarded request. */
+  private readonly dropHeader: string | undefined;
+  /** True when responses may carry extra headers (pool header, sticky cookie). */
+  private readonly decorated: boolean;
+  private readonly extrasByPool = new WeakMap<UpstreamPool, PoolExtras>();
   /** Open Upgrade (WebSocket) tunnels: drain calls `closePool`, shutdown `closeAll`. */
   readonly tunnels: UpgradeTunnels;
 
   constructor(options: ProxyServerOptions) {
     this.options = options;
     this.retryAttempts = options.retryAttempts;
+    this.preview = options.preview === true;
+    this.dropHeader = options.overrideHeader?.toLowerCase();
+    const routed = !this.preview && options.poolNamed !== undefined
+      && (options.stickyCookie !== undefined || options.overrideHeader !== undefined);
+    this.router = routed ? new RequestRouter<UpstreamPool, IncomingMessage>({
+      weighted: (req) => options.choosePool(req),
+      named: (name) => options.poolNamed!(name),
+      stickyCookie: options.stickyCookie,
+      overrideHeader: options.overrideHeader,
+      overrideAllow: options.overrideAllow,
+    }) : null;
+    this.decorated = options.poolHeader !== undefined || this.router?.sticky === true;
     this.server = createServer({ keepAliveTimeout: options.keepAliveMs, requestTimeout: 0 }, (req, res) => this.handle(req, res));
     // Clients that send garbage get a 400 from Node; their socket errors must never crash us.
     this.server.on('clientError', onClientError);
     this.tunnels = new UpgradeTunnels({
-      choosePool: (req) => this.options.choosePool(req),
+      choosePool: (req) => this.router === null ? this.options.choosePool(req) : this.router.route(req)?.pool,
       connectMs: options.connectMs ?? 2000,
+      dropHeader: this.dropHeader,
+      preview: this.preview,
       retryAttempts: () => this.retryAttempts,
       onFinished: (record) => this.notify(record),
     });
@@ -65,7 +103,15 @@ export class ProxyServer implements ExchangeOwner {
     if (this.closing) res.shouldKeepAlive = false;
     const requestId = incomingRequestId(req.rawHeaders) ?? randomUUID();
     req.on('error', ignore); // a client reset mid-upload surfaces through the exchange, not as a crash
-    const pool = this.options.choosePool(req);
+    let pool: UpstreamPool | undefined;
+    let setCookie: string | null = null;
+    if (this.router === null) {
+      pool = this.options.choosePool(req);
+    } else {
+      const route = this.router.route(req);
+      pool = route?.pool;
+      setCookie = route?.setCookie ?? null;
+    }
     const target = pool?.pick();
     if (pool === undefined || target === undefined) return this.unavailable(req, res, pool, requestId, startedAt);
     const headers = upstreamRequestHeaders(req.rawHeaders, {
@@ -73,16 +119,23 @@ export class ProxyServer implements ExchangeOwner {
       clientIp: clientIp(req),
       proto: 'http',
       host: req.headers.host,
+      drop: this.dropHeader,
     });
-    new Exchange(this, req, res, pool, target, requestId, headers, startedAt).start();
+    const extras = this.decorated ? this.responseExtras(pool, setCookie) : null;
+    new Exchange(this, req, res, pool, target, requestId, headers, startedAt, extras).start();
   }
 
-  responseExtras(pool: UpstreamPool): readonly string[] | null {
-    const name = this.options.poolHeader;
-    if (name === undefined) return null;
+  /** Extra response header pairs for a pool, built once per pool: the pool header, and the sticky cookie when it must be set. */
+  private responseExtras(pool: UpstreamPool, setCookie: string | null): readonly string[] | null {
     let extras = this.extrasByPool.get(pool);
-    if (extras === undefined) this.extrasByPool.set(pool, (extras = [name, pool.name]));
-    return extras;
+    if (extras === undefined) {
+      const plain = this.options.poolHeader === undefined ? null : [this.options.poolHeader, pool.name];
+      extras = { plain, withCookie: null };
+      this.extrasByPool.set(pool, extras);
+    }
+    if (setCookie === null) return extras.plain;
+    // The Set-Cookie line of a pool never changes, so this runs once per pool.
+    return (extras.withCookie ??= [...(extras.plain ?? []), 'set-cookie', setCookie]);
   }
 
   observed(target: Target, ok: boolean): void {
@@ -118,8 +171,14 @@ export class ProxyServer implements ExchangeOwner {
   }
 
   private notify(record: RequestRecord): void {
+    if (this.preview) record.listener = 'preview';
     for (const observer of this.options.observers) observer.requestFinished(record);
   }
+}
+
+interface PoolExtras {
+  plain: readonly string[] | null;
+  withCookie: readonly string[] | null;
 }
 
 function clientIp(req: IncomingMessage): string {

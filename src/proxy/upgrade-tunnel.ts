@@ -37,6 +37,10 @@ export interface UpgradeTunnelsOptions {
   retryAttempts?(): number;
   /** One access record per tunnel, when it ends. */
   onFinished?(record: RequestRecord): void;
+  /** A request header (lower-case) never forwarded: routing.overrideHeader. */
+  dropHeader?: string | undefined;
+  /** Preview listener: its tunnels are not the pool's long-lived connections (a drain neither waits for nor cuts them). */
+  preview?: boolean;
 }
 
 /** A tunnel's access record: `bytes` went to the client, `bytesUp` to the upstream. */
@@ -89,7 +93,7 @@ export class UpgradeTunnels {
     if (tunnels === undefined) this.byPool.set(pool, (tunnels = new Set()));
     const tunnel = new Tunnel(this, req, socket, head, pool, target, requestId, startedAt);
     tunnels.add(tunnel);
-    pool.beginLongLived();
+    if (this.options.preview !== true) pool.beginLongLived();
     tunnel.start();
   }
 
@@ -126,6 +130,11 @@ export class UpgradeTunnels {
   }
 
   /** @internal */
+  get dropHeader(): string | undefined {
+    return this.options.dropHeader;
+  }
+
+  /** @internal */
   get connectMs(): number {
     return this.options.connectMs;
   }
@@ -140,7 +149,7 @@ export class UpgradeTunnels {
     const tunnels = this.byPool.get(tunnel.pool);
     tunnels?.delete(tunnel);
     if (tunnels?.size === 0) this.byPool.delete(tunnel.pool);
-    tunnel.pool.endLongLived();
+    if (this.options.preview !== true) tunnel.pool.endLongLived();
     const record: TunnelRecord = {
       reqId: tunnel.requestId, method: tunnel.req.method ?? '', url: tunnel.req.url ?? '', status: tunnel.status,
       ms: elapsed(tunnel.startedAt), pool: tunnel.pool.name, version: tunnel.pool.version, target: tunnel.target.url,
@@ -196,7 +205,8 @@ class Tunnel {
     this.target = target;
     this.requestId = requestId;
     this.startedAt = startedAt;
-    const headers = upgradeRequestHeaders(req.rawHeaders, { requestId, clientIp: clientIp(req), proto: 'http', host: req.headers.host });
+    const headers = upgradeRequestHeaders(req.rawHeaders,
+      { requestId, clientIp: clientIp(req), proto: 'http', host: req.headers.host, drop: owner.dropHeader });
     let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
     this.requestHead = head.length === 0 ? Buffer.from(`${text}\r\n`, 'latin1') : Buffer.concat([Buffer.from(`${text}\r\n`, 'latin1'), head]);

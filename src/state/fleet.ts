@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
 import { poolState } from '../admin/status-view.js';
 import type { InstanceReport, StateStore } from './store.js';
+import type { Counts } from '../rollout/latency-histogram.js';
 
 export interface FleetOptions {
   store: StateStore;
@@ -12,6 +13,8 @@ export interface FleetOptions {
   pools: () => readonly UpstreamPool[];
   revision: () => number;
   intervalMs: number;
+  /** This instance's cumulative request counts per pool. */
+  meters?: () => Record<string, Counts>;
 }
 
 export class Fleet {
@@ -50,6 +53,7 @@ export class Fleet {
         longLived: pool.longLived,
         drainedAt: pool.drainedAt?.toISOString() ?? null,
       }])),
+      ...(this.options.meters === undefined ? {} : { meters: this.options.meters() }),
       seenAt: new Date().toISOString(),
     };
   }

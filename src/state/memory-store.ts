@@ -1,12 +1,15 @@
 // Routing state for a single instance: a variable with compare-and-set semantics, the
 // recent changes, and this instance's own heartbeat.
 import type { RoutingState } from '../routing/state.js';
+import type { Rollout } from '../rollout/rollout-state.js';
 import { EVENTS_KEPT, type ChangeEvent, type InstanceReport, type StateStore } from './store.js';
 
 export class MemoryStore implements StateStore {
   readonly kind = 'memory';
   readonly up = true;
   private state: RoutingState | null = null;
+  private rollout: Rollout | null = null;
+  private readonly leases = new Map<string, { owner: string; expires: number }>();
   private readonly events: ChangeEvent[] = [];
   private readonly reports = new Map<string, { report: InstanceReport; expires: number }>();
   private readonly listeners = new Set<(state: RoutingState) => void>();
@@ -19,10 +22,7 @@ export class MemoryStore implements StateStore {
     const current = this.state?.revision ?? null;
     if (current !== expectedRevision) return false;
     this.state = next;
-    if (event !== undefined) {
-      this.events.unshift(event);
-      this.events.length = Math.min(this.events.length, EVENTS_KEPT);
-    }
+    if (event !== undefined) await this.recordEvent(event);
     for (const listener of this.listeners) listener(next);
     return true;
   }
@@ -42,6 +42,38 @@ export class MemoryStore implements StateStore {
 
   async recentEvents(limit: number): Promise<ChangeEvent[]> {
     return this.events.slice(0, limit);
+  }
+
+  async recordEvent(event: ChangeEvent): Promise<void> {
+    this.events.unshift(event);
+    this.events.length = Math.min(this.events.length, EVENTS_KEPT);
+  }
+
+  async getRollout(): Promise<Rollout | null> {
+    return this.rollout;
+  }
+
+  async putRollout(expectedVersion: number | null, next: Rollout): Promise<boolean> {
+    const stored = this.rollout;
+    const fits = expectedVersion === null ? stored === null || stored.phase !== 'running' : stored?.version === expectedVersion;
+    if (fits) this.rollout = next;
+    return fits;
+  }
+
+  async holdLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const lease = this.leases.get(name);
+    if (lease !== undefined && lease.owner !== owner && lease.expires > Date.now()) return false;
+    this.leases.set(name, { owner, expires: Date.now() + ttlMs });
+    return true;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    if (this.leases.get(name)?.owner === owner) this.leases.delete(name);
+  }
+
+  async leaseHolder(name: string): Promise<string | null> {
+    const lease = this.leases.get(name);
+    return lease !== undefined && lease.expires > Date.now() ? lease.owner : null;
   }
 
   async heartbeat(report: InstanceReport, ttlMs: number): Promise<void> {

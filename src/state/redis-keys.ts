@@ -9,6 +9,10 @@ export interface RedisKeys {
   events: string;
   /** Pub/sub channel announcing each committed state (JSON). */
   changes: string;
+  /** Hash: `version`, `phase`, `rollout` (JSON). */
+  rollout: string;
+  /** String with a TTL: a lease's holder. */
+  lease(name: string): string;
   /** String with a TTL: one instance's heartbeat (JSON). */
   instance(id: string): string;
   /** SCAN pattern matching every instance key. */
@@ -20,6 +24,8 @@ export function redisKeys(prefix: string): RedisKeys {
     state: `${prefix}state`,
     events: `${prefix}events`,
     changes: `${prefix}changes`,
+    rollout: `${prefix}rollout`,
+    lease: (name) => `${prefix}lease:${name}`,
     instance: (id) => `${prefix}instance:${id}`,
     instancePattern: `${prefix}instance:*`,
   };
@@ -45,4 +51,38 @@ if ARGV[5] ~= '' then
 end
 redis.call('PUBLISH', ARGV[4], ARGV[3])
 return 1
+`;
+
+/**
+ * Stores a rollout if the stored one is still at the expected version ('' = only when no
+ * rollout is running). KEYS: rollout hash. ARGV: expected version, new version, phase, JSON.
+ */
+export const PUT_ROLLOUT_LUA = `
+local version = redis.call('HGET', KEYS[1], 'version')
+local phase = redis.call('HGET', KEYS[1], 'phase')
+if ARGV[1] == '' then
+  if version and phase == 'running' then return 0 end
+elseif version ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'phase', ARGV[3], 'rollout', ARGV[4])
+return 1
+`;
+
+/** Takes a free (or expired) lease, or renews our own. KEYS: lease. ARGV: owner, ttl ms. */
+export const HOLD_LEASE_LUA = `
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+`;
+
+/** Gives a lease up, only if we hold it. KEYS: lease. ARGV: owner. */
+export const RELEASE_LEASE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
 `;

@@ -5,7 +5,8 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observe/logger.js';
 import type { RoutingState } from '../routing/state.js';
-import { COMPARE_AND_SET_LUA, redisKeys, type RedisKeys } from './redis-keys.js';
+import { COMPARE_AND_SET_LUA, HOLD_LEASE_LUA, PUT_ROLLOUT_LUA, RELEASE_LEASE_LUA, redisKeys, type RedisKeys } from './redis-keys.js';
+import type { Rollout } from '../rollout/rollout-state.js';
 import { EVENTS_KEPT, type ChangeEvent, type InstanceReport, type StateStore } from './store.js';
 
 export interface RedisStoreOptions {
@@ -19,7 +20,8 @@ export interface RedisStoreOptions {
 }
 
 type Client = Redis | Cluster;
-type CasClient = Client & { switchyardCas(...args: Array<string | number>): Promise<number> };
+type Script = (...args: Array<string | number>) => Promise<number>;
+type CasClient = Client & { switchyardCas: Script; switchyardPutRollout: Script; switchyardHoldLease: Script; switchyardReleaseLease: Script };
 
 const BASE_OPTIONS: RedisOptions = {
   enableOfflineQueue: false,
@@ -48,6 +50,9 @@ export class RedisStore implements StateStore {
     // The subscriber queues its SUBSCRIBE until connected; ioredis resubscribes after reconnects.
     this.subscriber = connect(options, { ...merged, enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.client.defineCommand('switchyardCas', { numberOfKeys: 2, lua: COMPARE_AND_SET_LUA });
+    this.client.defineCommand('switchyardPutRollout', { numberOfKeys: 1, lua: PUT_ROLLOUT_LUA });
+    this.client.defineCommand('switchyardHoldLease', { numberOfKeys: 1, lua: HOLD_LEASE_LUA });
+    this.client.defineCommand('switchyardReleaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE_LUA });
     this.client.on('ready', () => this.cameUp());
     this.client.on('close', () => this.wentDown());
     this.client.on('error', (err: Error) => this.logger.debug({ kind: 'state', err: err.message }, 'redis error'));
@@ -100,6 +105,33 @@ export class RedisStore implements StateStore {
   async recentEvents(limit: number): Promise<ChangeEvent[]> {
     const items = await this.client.lrange(this.keys.events, 0, limit - 1);
     return items.map((item) => JSON.parse(item) as ChangeEvent);
+  }
+
+  async recordEvent(event: ChangeEvent): Promise<void> {
+    await this.client.multi().lpush(this.keys.events, JSON.stringify(event)).ltrim(this.keys.events, 0, EVENTS_KEPT - 1).exec();
+  }
+
+  async getRollout(): Promise<Rollout | null> {
+    const json = await this.client.hget(this.keys.rollout, 'rollout');
+    return json === null ? null : (JSON.parse(json) as Rollout);
+  }
+
+  async putRollout(expectedVersion: number | null, next: Rollout): Promise<boolean> {
+    const result = await this.client.switchyardPutRollout(this.keys.rollout,
+      expectedVersion === null ? '' : String(expectedVersion), String(next.version), next.phase, JSON.stringify(next));
+    return result === 1;
+  }
+
+  async holdLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.client.switchyardHoldLease(this.keys.lease(name), owner, ttlMs)) === 1;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.client.switchyardReleaseLease(this.keys.lease(name), owner);
+  }
+
+  async leaseHolder(name: string): Promise<string | null> {
+    return this.client.get(this.keys.lease(name));
   }
 
   async heartbeat(report: InstanceReport, ttlMs: number): Promise<void> {

@@ -21,6 +21,8 @@ export interface ChangeRequest extends ChangeContext {
   ifMatch?: number | undefined;
   /** Give weight to a pool even when it has no ready target. */
   force?: boolean | undefined;
+  /** Who asks: operators' changes are refused while a rollout drives the weights. */
+  source?: 'operator' | 'rollout';
 }
 
 export interface RoutingControlOptions {
@@ -34,6 +36,8 @@ export interface RoutingControlOptions {
   logger: Logger;
   /** Re-read the store this often (ms) to heal missed messages; off when undefined. */
   resyncMs?: number;
+  /** Checked before an operator's change (e.g. refused while a rollout runs). */
+  gate?: (request: ChangeRequest) => Promise<void>;
 }
 
 /** How long start waits for the state store before starting on routing.initial. */
@@ -113,6 +117,7 @@ export class RoutingControl {
   async change(request: ChangeRequest): Promise<RoutingState> {
     const { store, logger } = this.options;
     if (!store.up) throw new SwitchyardError('STATE_UNAVAILABLE', `the ${store.kind} state store is unreachable; routing continues on revision ${this.current.revision}`);
+    if (request.source !== 'rollout' && this.options.gate !== undefined) await this.options.gate(request);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const base = (await unavailableOnError(store.get())) ?? this.current;
       if (request.ifMatch !== undefined && base.revision !== request.ifMatch) {

@@ -2,6 +2,8 @@
 // implements the same contract for a fleet. Both also keep the audit trail of changes and
 // the instances' heartbeats.
 import type { RoutingState, Weights } from '../routing/state.js';
+import type { Rollout } from '../rollout/rollout-state.js';
+import type { Counts } from '../rollout/latency-histogram.js';
 
 /** One committed change, for `GET /events`. */
 export interface ChangeEvent {
@@ -10,7 +12,7 @@ export interface ChangeEvent {
   who: string;
   kind: string;
   from: Weights | null;
-  to: Weights;
+  to: Weights | null;
   reason?: string;
 }
 
@@ -22,6 +24,8 @@ export interface InstanceReport {
   revision: number;
   storeUp: boolean;
   pools: Record<string, { weight: number; state: string; inflight: number; longLived: number; drainedAt: string | null }>;
+  /** Cumulative request counts per pool, for fleet-wide rollout verdicts. */
+  meters?: Record<string, Counts>;
   seenAt: string;
 }
 
@@ -45,6 +49,17 @@ export interface StateStore {
   onUp(listener: () => void): () => void;
   /** Newest first. */
   recentEvents(limit: number): Promise<ChangeEvent[]>;
+  /** Records an event that is not a routing change (rollout verdicts, reloads). */
+  recordEvent(event: ChangeEvent): Promise<void>;
+  /** The current (or last) rollout. */
+  getRollout(): Promise<Rollout | null>;
+  /** Stores `next` only if the stored rollout's version is still `expectedVersion` (null: none stored or replacing a finished one). */
+  putRollout(expectedVersion: number | null, next: Rollout): Promise<boolean>;
+  /** Takes or renews the named lease for `owner`; false while somebody else holds it. */
+  holdLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, owner: string): Promise<void>;
+  /** Who holds the named lease now, if anyone. */
+  leaseHolder(name: string): Promise<string | null>;
   heartbeat(report: InstanceReport, ttlMs: number): Promise<void>;
   instances(): Promise<InstanceReport[]>;
   close(): Promise<void>;

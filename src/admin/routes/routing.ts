@@ -67,7 +67,7 @@ export function routingRoutes(app: FastifyInstance, context: AdminContext): void
 }
 
 /** "who" for the audit trail: the caller's self-declared name (CLI sends it), how it authenticated, and from where. */
-function actorOf(request: FastifyRequest, token: string): string {
+export function actorOf(request: FastifyRequest, token: string): string {
   const declared = request.headers['x-switchyard-actor'];
   const name = typeof declared === 'string' && /^[\w.@-]{1,64}$/.test(declared) ? declared : 'anonymous';
   const via = token === '' ? '' : ` ${tokenId(token)}`;
