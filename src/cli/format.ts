@@ -39,3 +39,42 @@ export function parseWeightArgs(args: readonly string[]): Record<string, number>
   }
   return weights;
 }
+
+interface VerdictView {
+  step: number;
+  weight: number;
+  at: string;
+  verdict: string;
+  reason: string;
+}
+
+/** A rollout as an operator reads it: where it is, how long the step has left, what was decided. */
+export function formatRollout(rollout: Record<string, unknown> | null): string {
+  if (rollout === null) return 'no rollout has run\n';
+  const spec = rollout.spec as { pool: string; steps: number[]; intervalMs: number; maxErrorRate: number; maxP99Ms?: number; minRequests: number };
+  const step = rollout.step as number;
+  const lines = [
+    `rollout of ${spec.pool}: ${String(rollout.phase).toUpperCase()} · step ${step + 1}/${spec.steps.length} (${spec.steps[step]}%) · steps ${spec.steps.join(', ')} every ${spec.intervalMs} ms`,
+    `limits: error rate ≤ ${spec.maxErrorRate}${spec.maxP99Ms === undefined ? '' : `, p99 ≤ ${spec.maxP99Ms} ms`}, at least ${spec.minRequests} requests a window`,
+  ];
+  if (typeof rollout.timeLeftMs === 'number') lines.push(`next verdict in ${Math.ceil(rollout.timeLeftMs / 1000)} s`);
+  const window = rollout.window as { requests: number; errors: number; errorRate: number; p99Ms: number | null } | null | undefined;
+  if (window) lines.push(`window so far: ${window.requests} requests, ${window.errors} errors (${window.errorRate}), p99 ${window.p99Ms ?? '-'} ms`);
+  if (typeof rollout.reason === 'string') lines.push(`reason: ${rollout.reason}`);
+  const history = (rollout.history as VerdictView[] | undefined) ?? [];
+  if (history.length > 0) {
+    lines.push('', table(['STEP', 'WEIGHT', 'VERDICT', 'AT', 'WHY'], history.map((verdict) =>
+      [String(verdict.step + 1), `${verdict.weight}%`, verdict.verdict, verdict.at, verdict.reason])));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const weightsText = (weights: unknown): string =>
+  weights === null || weights === undefined ? '-' : Object.entries(weights as Record<string, number>).map(([pool, weight]) => `${pool}=${weight}`).join(' ');
+
+export function formatEvents(events: ReadonlyArray<Record<string, unknown>>): string {
+  if (events.length === 0) return 'no events\n';
+  return `${table(['AT', 'REV', 'KIND', 'WHO', 'FROM', 'TO', 'WHY'], events.map((event) => [
+    String(event.at), String(event.revision), String(event.kind), String(event.who), weightsText(event.from), weightsText(event.to), String(event.reason ?? ''),
+  ]))}\n`;
+}

@@ -5,6 +5,7 @@ import { AdminClient } from '../admin-client.js';
 import { formatStatus, parseWeightArgs } from '../format.js';
 import { EXIT, type CliIo } from '../io.js';
 import { UsageError, type CommandResult } from '../result.js';
+import { registerRolloutCommands } from './rollout-commands.js';
 
 interface ClientFlags {
   admin?: string;
@@ -40,6 +41,8 @@ export function registerClientCommands(program: Command, io: CliIo, run: (result
   const withMutationFlags = (command: Command) => withClientFlags(command)
     .option('--reason <text>', 'why, recorded with the change')
     .option('--if-match <revision>', 'apply only if the routing revision is still this one');
+
+  registerRolloutCommands(program, io, run, withClientFlags, clientOf);
 
   withClientFlags(program.command('status').description('pools, weights, targets, health, in-flight, drain state'))
     .action((flags: ClientFlags) => run(async () => {
