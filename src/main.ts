@@ -27,6 +27,7 @@ import { MemoryStore } from './state/memory-store.js';
 import { RedisStore } from './state/redis-store.js';
 import { Fleet } from './state/fleet.js';
 import { PoolMeter } from './rollout/pool-meter.js';
+import { Metrics } from './observe/metrics.js';
 import { RolloutController } from './rollout/rollout-controller.js';
 import { RoutingControl } from './state/routing-control.js';
 import type { StateStore } from './state/store.js';
@@ -75,6 +76,8 @@ export class Switchyard {
   readonly drain: DrainController;
   readonly fleet: Fleet;
   readonly meter = new PoolMeter();
+  readonly metrics: Metrics;
+  private appliedRevision: number | null = null;
   readonly rollouts: RolloutController;
   readonly instance = { id: `${hostname()}-${randomUUID().slice(0, 8)}`, startedAt: new Date().toISOString() };
   private readonly router = new Router<UpstreamPool>();
@@ -90,6 +93,7 @@ export class Switchyard {
     this.pools = new PoolSet(config.pools, { connectMs: config.timeouts.connectMs, headersMs: config.timeouts.headersMs });
     this.health = new ActiveHealthChecker(options.probe ?? httpProbe, (change) => this.healthChanged(change));
     this.ejector = new PassiveEjector(config.passive, (target) => this.pools.get(target.pool)?.targets ?? [], (event) => this.ejection(event));
+    this.metrics = new Metrics({ pools: () => this.pools.pools, storeUp: () => this.store.up });
     this.proxy = new ProxyServer({
       choosePool: () => this.router.next(),
       poolNamed: (name) => this.router.pool(name),
@@ -100,7 +104,7 @@ export class Switchyard {
       keepAliveMs: config.timeouts.keepAliveMs,
       connectMs: config.timeouts.connectMs,
       poolHeader: config.routing.poolHeader,
-      observers: config.log.access ? [this.meter, new AccessLog(this.logger)] : [this.meter],
+      observers: config.log.access ? [this.meter, this.metrics, new AccessLog(this.logger)] : [this.meter, this.metrics],
       onTargetOutcome: (target, ok) => this.ejector.observe(target, ok),
     });
     this.preview = config.preview === undefined ? null : new ProxyServer({
@@ -111,7 +115,8 @@ export class Switchyard {
       keepAliveMs: config.timeouts.keepAliveMs,
       connectMs: config.timeouts.connectMs,
       poolHeader: config.routing.poolHeader,
-      observers: config.log.access ? [new AccessLog(this.logger)] : [], // not the meter: preview traffic never judges a rollout
+      // Not the rollout meter: preview traffic never judges a rollout.
+      observers: config.log.access ? [this.metrics, new AccessLog(this.logger)] : [this.metrics],
       onTargetOutcome: (target, ok) => this.ejector.observe(target, ok),
     });
     this.drain = new DrainController({
@@ -154,6 +159,8 @@ export class Switchyard {
       store: this.store,
       fleet: this.fleet,
       rollouts: this.rollouts,
+      metrics: this.metrics,
+      metricsPublic: config.admin.metricsPublic,
       ready: () => this.serving,
       reload: () => this.reload(),
       instance: this.instance,
@@ -261,6 +268,8 @@ export class Switchyard {
   }
 
   private applyRouting(state: RoutingState): void {
+    if (this.appliedRevision !== null && state.revision !== this.appliedRevision) this.metrics.routingChanged();
+    this.appliedRevision = state.revision;
     const now = new Date();
     for (const pool of this.pools.pools) {
       const before = pool.weight;

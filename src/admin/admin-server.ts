@@ -10,7 +10,7 @@ import { reloadRoutes } from './routes/reload.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { rolloutRoutes } from './routes/rollout.js';
 
-const OPEN_ROUTES = new Set(['/healthz', '/readyz']);
+const PROBES = ['/healthz', '/readyz'];
 
 export function buildAdminServer(context: AdminContext): FastifyInstance {
   const app = Fastify({
@@ -22,6 +22,7 @@ export function buildAdminServer(context: AdminContext): FastifyInstance {
 
   if (context.token !== '') {
     const check = bearerChecker(context.token);
+    const OPEN_ROUTES = new Set(context.metricsPublic ? [...PROBES, '/metrics'] : PROBES);
     app.addHook('onRequest', async (request) => {
       const path = request.url.split('?', 1)[0]!;
       if (!OPEN_ROUTES.has(path)) check(request.headers.authorization);
@@ -61,5 +62,6 @@ export function buildAdminServer(context: AdminContext): FastifyInstance {
   reloadRoutes(app, context);
   fleetRoutes(app, context);
   rolloutRoutes(app, context);
+  app.get('/metrics', async (_request, reply) => reply.type(context.metrics.registry.contentType).send(await context.metrics.registry.metrics()));
   return app;
 }

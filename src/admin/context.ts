@@ -4,6 +4,7 @@ import type { PoolSet } from '../pool/pool-set.js';
 import type { StateStore } from '../state/store.js';
 import type { Fleet } from '../state/fleet.js';
 import type { RolloutController } from '../rollout/rollout-controller.js';
+import type { Metrics } from '../observe/metrics.js';
 import type { Logger } from '../observe/logger.js';
 
 export interface AdminContext {
@@ -12,6 +13,9 @@ export interface AdminContext {
   store: StateStore;
   fleet: Fleet;
   rollouts: RolloutController;
+  metrics: Metrics;
+  /** Serve /metrics without the token. */
+  metricsPublic: boolean;
   /** True once the proxy serves (first health round done) and until shutdown starts. */
   ready: () => boolean;
   /** Re-reads the config file and applies it; throws ConfigError when refused. */

@@ -49,7 +49,7 @@ export class Fleet {
       pools: Object.fromEntries(this.options.pools().map((pool) => [pool.name, {
         weight: pool.weight,
         state: poolState(pool),
-        inflight: pool.inflight,
+        inflight: pool.inflight - pool.previewInflight, // preview traffic never holds a drain
         longLived: pool.longLived,
         drainedAt: pool.drainedAt?.toISOString() ?? null,
       }])),

@@ -1,3 +1,4 @@
+import type { Metrics } from '../../src/observe/metrics.js';
 import type { RolloutController } from '../../src/rollout/rollout-controller.js';
 import type { Fleet } from '../../src/state/fleet.js';
 import t from 'tap';
@@ -19,7 +20,7 @@ async function adminWith(token: string) {
   await control.start();
   const pools = { pools: [], names: ['blue'], ready: () => true } as unknown as PoolSet;
   const context: AdminContext = {
-    control, pools: () => pools, store, fleet: {} as Fleet, rollouts: {} as RolloutController, ready: () => ready, reload: async () => ({}),
+    control, pools: () => pools, store, fleet: {} as Fleet, rollouts: {} as RolloutController, metrics: {} as Metrics, metricsPublic: false, ready: () => ready, reload: async () => ({}),
     instance: { id: 'test', startedAt: new Date(0).toISOString() }, token, logger,
   };
   const app = buildAdminServer(context);
