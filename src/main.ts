@@ -28,6 +28,7 @@ import { RedisStore } from './state/redis-store.js';
 import { Fleet } from './state/fleet.js';
 import { PoolMeter } from './rollout/pool-meter.js';
 import { Metrics } from './observe/metrics.js';
+import { PoolRates } from './observe/pool-rates.js';
 import { RolloutController } from './rollout/rollout-controller.js';
 import { RoutingControl } from './state/routing-control.js';
 import type { StateStore } from './state/store.js';
@@ -76,6 +77,8 @@ export class Switchyard {
   readonly drain: DrainController;
   readonly fleet: Fleet;
   readonly meter = new PoolMeter();
+  /** Requests and errors per pool per second, last minute: the dashboard's GET /stats. */
+  readonly rates = new PoolRates();
   readonly metrics: Metrics;
   private appliedRevision: number | null = null;
   readonly rollouts: RolloutController;
@@ -104,7 +107,7 @@ export class Switchyard {
       keepAliveMs: config.timeouts.keepAliveMs,
       connectMs: config.timeouts.connectMs,
       poolHeader: config.routing.poolHeader,
-      observers: config.log.access ? [this.meter, this.metrics, new AccessLog(this.logger)] : [this.meter, this.metrics],
+      observers: config.log.access ? [this.meter, this.metrics, this.rates, new AccessLog(this.logger)] : [this.meter, this.metrics, this.rates],
       onTargetOutcome: (target, ok) => this.ejector.observe(target, ok),
     });
     this.preview = config.preview === undefined ? null : new ProxyServer({
@@ -160,6 +163,7 @@ export class Switchyard {
       fleet: this.fleet,
       rollouts: this.rollouts,
       metrics: this.metrics,
+      rates: this.rates,
       metricsPublic: config.admin.metricsPublic,
       ready: () => this.serving,
       reload: () => this.reload(),

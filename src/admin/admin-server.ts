@@ -9,6 +9,7 @@ import { routingRoutes } from './routes/routing.js';
 import { reloadRoutes } from './routes/reload.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { rolloutRoutes } from './routes/rollout.js';
+import { DASHBOARD_PATHS, dashboardRoutes } from './routes/dashboard.js';
 
 const PROBES = ['/healthz', '/readyz'];
 
@@ -22,7 +23,8 @@ export function buildAdminServer(context: AdminContext): FastifyInstance {
 
   if (context.token !== '') {
     const check = bearerChecker(context.token);
-    const OPEN_ROUTES = new Set(context.metricsPublic ? [...PROBES, '/metrics'] : PROBES);
+    // The dashboard page and its assets hold no data (the calls it makes need the token).
+    const OPEN_ROUTES = new Set([...PROBES, ...DASHBOARD_PATHS, ...(context.metricsPublic ? ['/metrics'] : [])]);
     app.addHook('onRequest', async (request) => {
       const path = request.url.split('?', 1)[0]!;
       if (!OPEN_ROUTES.has(path)) check(request.headers.authorization);
@@ -62,6 +64,7 @@ export function buildAdminServer(context: AdminContext): FastifyInstance {
   reloadRoutes(app, context);
   fleetRoutes(app, context);
   rolloutRoutes(app, context);
+  dashboardRoutes(app, context);
   app.get('/metrics', async (_request, reply) => reply.type(context.metrics.registry.contentType).send(await context.metrics.registry.metrics()));
   return app;
 }

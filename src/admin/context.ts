@@ -6,6 +6,7 @@ import type { Fleet } from '../state/fleet.js';
 import type { RolloutController } from '../rollout/rollout-controller.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Logger } from '../observe/logger.js';
+import type { PoolRates } from '../observe/pool-rates.js';
 
 export interface AdminContext {
   control: RoutingControl;
@@ -14,6 +15,8 @@ export interface AdminContext {
   fleet: Fleet;
   rollouts: RolloutController;
   metrics: Metrics;
+  /** Per-pool requests and errors per second for GET /stats; without it, /stats answers zeros. */
+  rates?: PoolRates;
   /** Serve /metrics without the token. */
   metricsPublic: boolean;
   /** True once the proxy serves (first health round done) and until shutdown starts. */

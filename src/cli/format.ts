@@ -1,32 +1,91 @@
 // Human-readable output for the CLI. Pure: data in, text out.
 import type { StatusView } from '../admin/status-view.js';
 
-export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const all = [header, ...rows];
-  const widths = header.map((_, column) => Math.max(...all.map((row) => (row[column] ?? '').length)));
-  return all.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+/** ANSI styles for terminal output; every painted cell ends with a reset. */
+const STYLES = { green: '\x1b[32m', yellow: '\x1b[33m', red: '\x1b[31m', dim: '\x1b[2m', bold: '\x1b[1m' } as const;
+export type Style = keyof typeof STYLES;
+const RESET = '\x1b[0m';
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+export function paint(text: string, style: Style | null, color: boolean): string {
+  return color && style !== null && text !== '' ? `${STYLES[style]}${text}${RESET}` : text;
 }
 
-export function formatStatus(status: StatusView): string {
+/** Length as seen on a terminal: ANSI colour codes take no room. */
+export function visibleLength(text: string): number {
+  return text.replace(ANSI, '').length;
+}
+
+export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, column) => Math.max(...all.map((row) => visibleLength(row[column] ?? ''))));
+  return all.map((row) => row.map((cell, column) => cell + ' '.repeat(widths[column]! - visibleLength(cell))).join('  ').trimEnd()).join('\n');
+}
+
+export interface StatusFormatOptions {
+  /** ANSI colours (only when stdout is a terminal and NO_COLOR is unset). */
+  color?: boolean;
+  /** The clock for "draining 4s" / "drained 2m ago" (tests pin it). */
+  now?: Date;
+}
+
+/** State colours: active green, split and draining yellow, drained and standby dim. */
+const STATE_STYLE: Record<string, Style> = { active: 'green', split: 'yellow', draining: 'yellow', drained: 'dim', standby: 'dim' };
+
+export function formatStatus(status: StatusView, options: StatusFormatOptions = {}): string {
+  const color = options.color === true;
+  const now = options.now ?? new Date();
   const pools = Object.entries(status.pools);
+  const header = (names: string[]) => names.map((name) => paint(name, 'bold', color));
   const summary = table(
-    ['POOL', 'VERSION', 'WEIGHT', 'STATE', 'READY', 'INFLIGHT'],
-    pools.map(([name, pool]) => [name, pool.version, String(pool.weight), pool.state, `${pool.readyTargets}/${pool.targets.length}`, String(pool.inflight)]),
+    header(['POOL', 'VERSION', 'WEIGHT', 'STATE', 'HEALTHY', 'INFLIGHT']),
+    pools.map(([name, pool]) => {
+      const total = pool.targets.length;
+      const healthStyle: Style | null = total > 0 && pool.readyTargets === 0 ? 'red' : pool.readyTargets < total ? 'yellow' : null;
+      return [
+        name,
+        pool.version,
+        String(pool.weight),
+        paint(stateText(pool, now), STATE_STYLE[pool.state] ?? null, color),
+        paint(`${pool.readyTargets}/${total}`, healthStyle, color),
+        String(pool.inflight),
+      ];
+    }),
   );
   const targets = table(
-    ['POOL', 'TARGET', 'READY', 'HEALTH', 'INFLIGHT', 'LAST CHECK'],
-    pools.flatMap(([name, pool]) => pool.targets.map((target) => [
-      name,
-      target.url,
-      target.ready ? 'yes' : 'no',
-      target.ejected ? 'ejected' : target.healthy ? 'healthy' : 'unhealthy',
-      String(target.inflight),
-      target.lastCheck === null ? '-' : `${target.lastCheck.ok ? 'ok' : 'fail'} ${target.lastCheck.status ?? target.lastCheck.error ?? ''} ${target.lastCheck.ms}ms`,
-    ])),
+    header(['POOL', 'TARGET', 'READY', 'HEALTH', 'INFLIGHT', 'LAST CHECK']),
+    pools.flatMap(([name, pool]) => pool.targets.map((target) => {
+      const health = target.ejected ? 'ejected' : target.healthy ? 'healthy' : 'unhealthy';
+      const check = target.lastCheck;
+      return [
+        name,
+        target.url,
+        target.ready ? 'yes' : paint('no', 'red', color),
+        paint(health, health === 'healthy' ? 'green' : 'red', color),
+        String(target.inflight),
+        check === null ? '-' : paint(`${check.ok ? 'ok' : 'fail'} ${check.status ?? check.error ?? ''} ${check.ms}ms`, check.ok ? null : 'red', color),
+      ];
+    })),
   );
   const by = `revision ${status.revision} · updated ${status.updatedAt} by ${status.updatedBy}${status.reason ? ` (${status.reason})` : ''}`;
-  const store = `store ${status.store.kind} (${status.store.up ? 'up' : 'DOWN'})`;
+  const store = `store ${status.store.kind} (${status.store.up ? 'up' : paint('DOWN', 'red', color)})`;
   return `${by}\n${store}\n\n${summary}\n\n${targets}\n`;
+}
+
+/** `draining 4s` while in-flight requests finish, `drained 2m ago` after; the bare state otherwise. */
+function stateText(pool: { state: string; drainingSince: string | null; drainedAt: string | null }, now: Date): string {
+  if (pool.state === 'draining' && pool.drainingSince !== null) return `draining ${age(pool.drainingSince, now)}`;
+  if (pool.state === 'drained' && pool.drainedAt !== null) return `drained ${age(pool.drainedAt, now)} ago`;
+  return pool.state;
+}
+
+function age(since: string, now: Date): string {
+  const ms = now.getTime() - Date.parse(since);
+  if (!Number.isFinite(ms)) return '';
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor(seconds / 60) % 60).padStart(2, '0')}m`;
 }
 
 /** `blue=90 green=10` → `{ blue: 90, green: 10 }`, or a message saying which argument is malformed. */

@@ -1,9 +1,11 @@
 // `switchyard demo`: three demo upstreams (blue ×2 at 1.0.0, green ×1 at 2.0.0) on
 // ephemeral loopback ports, and a Switchyard in front of them with memory state.
+// The pieces (the apps, the embedded config) are shared with the fleet demo.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { DestinationStream } from 'pino';
 import { resolveConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { Switchyard } from '../main.js';
 import { createDemoApp, type DemoAppIdentity } from './demo-app.js';
 
@@ -21,44 +23,86 @@ export interface DemoStack {
   close(): Promise<void>;
 }
 
-const DEMO_APPS: DemoAppIdentity[] = [
+export const DEMO_APPS: readonly DemoAppIdentity[] = [
   { pool: 'blue', version: '1.0.0', instance: 'blue-1' },
   { pool: 'blue', version: '1.0.0', instance: 'blue-2' },
   { pool: 'green', version: '2.0.0', instance: 'green-1' },
 ];
 
-export async function startDemo(options: DemoOptions = {}): Promise<DemoStack> {
-  const host = options.host ?? '127.0.0.1';
-  const apps = await Promise.all(DEMO_APPS.map((identity) => listen(createDemoApp(identity), host)));
-  const targetsOf = (pool: string) => DEMO_APPS.flatMap((identity, index) =>
-    identity.pool === pool ? [`http://${host}:${(apps[index]!.address() as AddressInfo).port}`] : []);
-  const config = resolveConfig({
-    listen: { host, port: options.port ?? 8080 },
-    admin: { host, port: options.adminPort ?? 9901, token: options.adminToken ?? '' },
+export interface DemoApps {
+  servers: Server[];
+  /** The origins of a pool's apps, e.g. `["http://127.0.0.1:40123", …]`. */
+  targetsOf(pool: string): string[];
+  close(): Promise<void>;
+}
+
+/** The three demo upstreams, each on an ephemeral port of `host`. */
+export async function startDemoApps(host: string): Promise<DemoApps> {
+  const settled = await Promise.allSettled(DEMO_APPS.map((identity) => listen(createDemoApp(identity), host)));
+  const servers = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const close = () => Promise.all(servers.map((app) => new Promise<void>((resolve) => {
+    app.close(() => resolve());
+    app.closeAllConnections();
+  }))).then(() => undefined);
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed !== undefined) {
+    await close();
+    throw failed.reason;
+  }
+  return {
+    servers,
+    targetsOf: (pool) => DEMO_APPS.flatMap((identity, index) =>
+      identity.pool === pool ? [`http://${urlHost(host)}:${(servers[index]!.address() as AddressInfo).port}`] : []),
+    close,
+  };
+}
+
+export interface DemoConfigOptions {
+  host: string;
+  port: number;
+  adminPort: number;
+  adminToken?: string;
+  /** The `state` block; memory when absent. */
+  state?: Record<string, unknown>;
+}
+
+/** The embedded demo config: blue (1.0.0) live, green (2.0.0) standby, the pool named in a response header. */
+export function demoConfig(apps: DemoApps, options: DemoConfigOptions): Config {
+  return resolveConfig({
+    listen: { host: options.host, port: options.port },
+    admin: { host: options.host, port: options.adminPort, token: options.adminToken ?? '' },
     pools: {
-      blue: { version: '1.0.0', targets: targetsOf('blue') },
-      green: { version: '2.0.0', targets: targetsOf('green') },
+      blue: { version: '1.0.0', targets: apps.targetsOf('blue') },
+      green: { version: '2.0.0', targets: apps.targetsOf('green') },
     },
     routing: { initial: { blue: 100, green: 0 }, poolHeader: 'x-switchyard-pool' },
     healthCheck: { intervalMs: 1000 },
+    ...(options.state === undefined ? {} : { state: options.state }),
   }, {});
-  const closeApps = () => Promise.all(apps.map((app) => new Promise<void>((resolve) => {
-    app.close(() => resolve());
-    app.closeAllConnections();
-  })));
+}
+
+export async function startDemo(options: DemoOptions = {}): Promise<DemoStack> {
+  const host = options.host ?? '127.0.0.1';
+  const apps = await startDemoApps(host);
   let switchyard: Switchyard;
   try {
+    const config = demoConfig(apps, {
+      host,
+      port: options.port ?? 8080,
+      adminPort: options.adminPort ?? 9901,
+      ...(options.adminToken === undefined ? {} : { adminToken: options.adminToken }),
+    });
     switchyard = await Switchyard.start(config, options.logDestination === undefined ? {} : { logDestination: options.logDestination });
   } catch (err) {
-    await closeApps();
+    await apps.close();
     throw err;
   }
   return {
     switchyard,
-    apps,
+    apps: apps.servers,
     close: async () => {
       await switchyard.close();
-      await closeApps();
+      await apps.close();
     },
   };
 }
@@ -68,4 +112,8 @@ function listen(server: Server, host: string): Promise<Server> {
     server.once('error', reject);
     server.listen(0, host, () => resolve(server));
   });
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
