@@ -1,0 +1,376 @@
+// The dashboard's script, served as-is (no build step). It polls the admin API every second,
+// renders with DOM nodes and textContent only (event reasons and actor names come from
+// callers, so nothing is ever parsed as HTML), and asks for the admin token only when the
+// API answers 401, keeping it in sessionStorage. Mutations send the revision on screen as
+// If-Match, so an action confirmed on stale state is refused (412) instead of applied.
+//
+// Kept free of backquotes and dollar-brace so it can live in this raw template string.
+
+export const CLIENT_JS = String.raw`'use strict';
+(() => {
+  const POLL_MS = 1000;
+  const TOKEN_KEY = 'switchyard.adminToken';
+  const ACTOR = 'dashboard';
+  const $ = (id) => document.getElementById(id);
+
+  let token = sessionStorage.getItem(TOKEN_KEY);
+  let status = null;
+  let rollout = null;
+  let timer = null;
+  let polling = false;
+  let weightsDirty = false;
+  let draft = {};
+  const cards = new Map();
+
+  class Unauthorized extends Error {}
+
+  // h('div', { className: 'x', onclick: f }, child, 'text', ...)
+  function h(tag, props, ...children) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(props || {})) {
+      if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+      else if (key in el && key !== 'list') el[key] = value;
+      else el.setAttribute(key, value);
+    }
+    for (const child of children) {
+      if (child === null || child === undefined || child === false) continue;
+      el.append(child instanceof Node ? child : String(child));
+    }
+    return el;
+  }
+
+  const SVG = 'http://www.w3.org/2000/svg';
+  function svg(tag, attrs) {
+    const el = document.createElementNS(SVG, tag);
+    for (const [key, value] of Object.entries(attrs || {})) el.setAttribute(key, String(value));
+    return el;
+  }
+
+  // revision: the routing revision the operator saw when confirming (routing changes only).
+  async function api(method, path, body, revision) {
+    const headers = { accept: 'application/json' };
+    if (token) headers.authorization = 'Bearer ' + token;
+    const init = { method, headers, cache: 'no-store' };
+    if (method !== 'GET') {
+      headers['x-switchyard-actor'] = ACTOR;
+      if (revision !== undefined) headers['if-match'] = '"' + revision + '"';
+      headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(body || {});
+    }
+    const res = await fetch(path, init);
+    let data = null;
+    try { data = await res.json(); } catch { data = null; }
+    if (res.status === 401) {
+      askToken(token ? 'That token was refused. Enter the admin token:' : null);
+      throw new Unauthorized('a valid bearer token is required');
+    }
+    if (!res.ok) {
+      const error = data && data.error;
+      const err = new Error(error ? error.code + ': ' + error.message : 'HTTP ' + res.status);
+      err.code = error ? error.code : String(res.status);
+      throw err;
+    }
+    return data;
+  }
+
+  // ---- token ----
+  function askToken(message) {
+    stopPolling();
+    $('main').hidden = true;
+    $('login').hidden = false;
+    if (message) $('login-message').textContent = message;
+    setLive('down', 'token needed');
+    $('token').focus();
+  }
+
+  $('login').addEventListener('submit', (event) => {
+    event.preventDefault();
+    token = $('token').value.trim();
+    $('token').value = '';
+    sessionStorage.setItem(TOKEN_KEY, token);
+    $('login').hidden = true;
+    poll();
+  });
+
+  // ---- notices ----
+  function notify(text, ok) {
+    $('notice-text').textContent = text;
+    $('notice').classList.toggle('ok', Boolean(ok));
+    $('notice').hidden = false;
+  }
+  $('notice-close').addEventListener('click', () => { $('notice').hidden = true; });
+
+  function setLive(state, text) {
+    $('live').dataset.state = state;
+    $('live').textContent = text;
+  }
+
+  // ---- polling ----
+  function stopPolling() {
+    clearTimeout(timer);
+    timer = null;
+  }
+
+  async function poll() {
+    stopPolling();
+    if (polling) return;
+    polling = true;
+    let again = true;
+    try {
+      const [nextStatus, stats, nextRollout] = await Promise.all([api('GET', 'status'), api('GET', 'stats'), api('GET', 'rollout')]);
+      status = nextStatus;
+      rollout = nextRollout.rollout;
+      $('login').hidden = true;
+      $('main').hidden = false;
+      renderSummary();
+      renderPools(stats.pools || {});
+      renderSliders();
+      renderRollout();
+      setLive('live', 'live · ' + new Date().toLocaleTimeString());
+      try {
+        renderEvents((await api('GET', 'events?limit=15')).events);
+      } catch (err) {
+        if (err instanceof Unauthorized) throw err;
+        renderEvents(null, err.message);
+      }
+    } catch (err) {
+      if (err instanceof Unauthorized) again = false;
+      else setLive('down', 'disconnected: ' + err.message);
+    } finally {
+      polling = false;
+    }
+    if (again) timer = setTimeout(poll, POLL_MS);
+  }
+
+  // ---- actions ----
+  async function act(question, method, path, body, done, routing) {
+    const revision = routing ? status.revision : undefined;
+    if (!window.confirm(question)) return;
+    try {
+      const result = await api(method, path, body, revision);
+      notify(done(result), true);
+    } catch (err) {
+      if (!(err instanceof Unauthorized)) notify('Refused — ' + err.message, false);
+    }
+    weightsDirty = false;
+    poll();
+  }
+
+  const weightsText = (weights) => Object.entries(weights || {}).map(([pool, weight]) => pool + ' ' + weight).join(' · ');
+
+  function flip(name) {
+    const pool = status.pools[name];
+    act('Flip all traffic to ' + name + ' (version ' + pool.version + ')?', 'POST', 'flip', { pool: name },
+      (next) => 'Flipped to ' + name + ' (revision ' + next.revision + ').', true);
+  }
+
+  $('rollback').addEventListener('click', () => {
+    act('Roll back to ' + weightsText(status.previous.weights) + '?', 'POST', 'rollback', {},
+      (next) => 'Rolled back to ' + weightsText(next.weights) + ' (revision ' + next.revision + ').', true);
+  });
+
+  $('weights-apply').addEventListener('click', () => {
+    const weights = Object.assign({}, draft);
+    act('Set weights to ' + weightsText(weights) + '?', 'PUT', 'weights', { weights },
+      (next) => 'Weights set to ' + weightsText(next.weights) + ' (revision ' + next.revision + ').', true);
+  });
+
+  $('weights-reset').addEventListener('click', () => {
+    weightsDirty = false;
+    renderSliders();
+  });
+
+  $('rollout-abort').addEventListener('click', () => {
+    act('Abort the rollout of ' + rollout.spec.pool + ' and restore ' + weightsText(rollout.baseline) + '?', 'POST', 'rollout/abort', {},
+      () => 'Rollout aborted.');
+  });
+
+  $('rollout-promote').addEventListener('click', () => {
+    act('Promote ' + rollout.spec.pool + ' to 100% now, skipping the remaining steps?', 'POST', 'rollout/promote', {},
+      () => 'Rollout promoted: ' + rollout.spec.pool + ' takes all traffic.');
+  });
+
+  // ---- rendering ----
+  const ms = (value) => (value < 10 ? value.toFixed(1) : String(Math.round(value))) + ' ms';
+
+  function ago(iso) {
+    if (!iso) return '';
+    const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (seconds < 60) return seconds + ' s ago';
+    if (seconds < 3600) return Math.floor(seconds / 60) + ' min ago';
+    return new Date(iso).toLocaleString();
+  }
+
+  function renderSummary() {
+    const store = status.store.kind + (status.store.up ? '' : ' (DOWN)');
+    $('summary').textContent = 'revision ' + status.revision + ' · updated ' + ago(status.updatedAt) + ' by ' + status.updatedBy
+      + (status.reason ? ' (' + status.reason + ')' : '') + ' · store ' + store;
+  }
+
+  function makeCard(name) {
+    const c = {};
+    c.el = h('article', { className: 'card', 'data-pool': name },
+      h('div', { className: 'card-head' },
+        h('h3', {}, name), (c.version = h('span', { className: 'version mono' })), (c.badge = h('span', { className: 'badge state' }))),
+      h('div', { className: 'weight' }, (c.weight = h('strong', { className: 'weight-value' })), h('div', { className: 'bar' }, (c.bar = h('span')))),
+      h('div', { className: 'facts' },
+        h('div', {}, (c.inflight = h('b')), h('span', {}, 'in flight')),
+        h('div', {}, (c.ready = h('b')), h('span', {}, 'targets ready')),
+        h('div', {}, (c.rps = h('b', { className: 'rps-now' })), h('span', {}, 'req/s')),
+        h('div', {}, (c.errors = h('b')), h('span', {}, 'errors, 1 min'))),
+      (c.chart = svg('svg', { class: 'spark', viewBox: '0 0 59 40', preserveAspectRatio: 'none', role: 'img' })),
+      h('div', { className: 'legend' },
+        h('span', {}, h('i', { style: 'background: var(--split)' }), 'requests/s, last minute'),
+        h('span', {}, h('i', { style: 'background: var(--bad)' }), 'errors/s'),
+        (c.peak = h('span'))),
+      (c.targets = h('ul', { className: 'targets' })),
+      (c.drain = h('div', { className: 'muted' })),
+      h('div', { className: 'actions' }, (c.flip = h('button', { type: 'button', className: 'flip', onclick: () => flip(name) }, 'Flip to ' + name))));
+    return c;
+  }
+
+  function area(series, peak, cls) {
+    const points = series.map((value, i) => i + ',' + (40 - (value / peak) * 38).toFixed(2));
+    return svg('polygon', { class: cls, points: '0,40 ' + points.join(' ') + ' ' + (series.length - 1) + ',40' });
+  }
+
+  function renderPools(stats) {
+    const names = Object.keys(status.pools);
+    for (const name of [...cards.keys()]) {
+      if (!names.includes(name)) { cards.get(name).el.remove(); cards.delete(name); }
+    }
+    names.forEach((name, index) => {
+      let c = cards.get(name);
+      if (!c) cards.set(name, (c = makeCard(name)));
+      if ($('pools').children[index] !== c.el) $('pools').insertBefore(c.el, $('pools').children[index] || null);
+      const pool = status.pools[name];
+      c.el.dataset.state = pool.state;
+      c.version.textContent = pool.version;
+      c.badge.textContent = pool.state;
+      c.weight.textContent = pool.weight + '%';
+      c.bar.style.width = pool.weight + '%';
+      c.inflight.textContent = pool.inflight + (pool.longLived ? ' (+' + pool.longLived + ' ws)' : '');
+      c.ready.textContent = pool.readyTargets + '/' + pool.targets.length;
+      c.ready.classList.toggle('bad', pool.readyTargets === 0);
+
+      // The last slot is the second in progress: chart and rate use the 59 complete ones.
+      const series = stats[name] || { rps: [], errors: [] };
+      const rps = series.rps.slice(0, -1);
+      const errors = series.errors.slice(0, -1);
+      const total = rps.reduce((a, b) => a + b, 0);
+      const failed = errors.reduce((a, b) => a + b, 0);
+      c.rps.textContent = rps.length ? String(rps[rps.length - 1]) : '–';
+      c.errors.textContent = total === 0 ? '–' : (100 * failed / total).toFixed(failed === 0 ? 0 : 1) + '%';
+      c.errors.classList.toggle('bad', failed > 0);
+      const peak = Math.max(1, ...rps);
+      c.chart.replaceChildren(area(rps, peak, 'rps'), area(errors, peak, 'err'));
+      c.chart.setAttribute('aria-label', name + ': ' + total + ' requests, ' + failed + ' errors in the last minute');
+      c.peak.textContent = 'peak ' + Math.max(0, ...rps) + '/s';
+
+      c.targets.replaceChildren(...pool.targets.map((target) => {
+        const health = target.ejected ? 'ejected' : target.healthy ? 'healthy' : target.lastCheck ? 'unhealthy' : 'pending';
+        const check = target.lastCheck;
+        const checkText = check === null ? 'not checked yet'
+          : 'last check ' + (check.ok ? 'ok' : 'failed') + ' ' + (check.status || check.error || '') + ' · ' + ms(check.ms) + ' · ' + ago(check.at);
+        return h('li', { className: 'target' },
+          h('div', { className: 'target-head' },
+            h('span', { className: 'dot ' + health, title: health }),
+            h('span', { className: 'url mono', title: target.url }, target.url),
+            h('span', { className: 'target-inflight muted' }, target.inflight + ' in flight')),
+          h('div', { className: 'target-check muted', title: check ? check.at : '' },
+            h('span', { className: 'health ' + health }, health), ' · ' + checkText));
+      }));
+
+      c.drain.textContent = pool.state === 'draining' ? 'draining since ' + ago(pool.drainingSince)
+        : pool.state === 'drained' ? 'drained ' + ago(pool.drainedAt) : '';
+      c.drain.hidden = c.drain.textContent === '';
+      c.flip.disabled = pool.weight === 100;
+    });
+  }
+
+  function renderSliders() {
+    const names = Object.keys(status.pools);
+    if (!weightsDirty) draft = Object.fromEntries(names.map((name) => [name, status.weights[name] || 0]));
+    const box = $('sliders');
+    if (box.dataset.pools !== names.join(',')) {
+      box.dataset.pools = names.join(',');
+      box.replaceChildren(...names.flatMap((name) => [
+        h('label', { htmlFor: 'weight-' + name }, name),
+        h('input', { type: 'range', id: 'weight-' + name, min: 0, max: 100, step: 1, 'data-pool': name, oninput: (event) => slide(name, Number(event.target.value)) }),
+        h('output', { id: 'weight-' + name + '-value' }),
+      ]));
+    }
+    for (const name of names) {
+      $('weight-' + name).value = String(draft[name]);
+      $('weight-' + name + '-value').textContent = draft[name] + '%';
+    }
+    const sum = names.reduce((total, name) => total + draft[name], 0);
+    $('weights-sum').textContent = 'total ' + sum + '%' + (sum === 100 ? '' : ' (must be 100)');
+    $('weights-sum').classList.toggle('bad', sum !== 100);
+    const changed = names.some((name) => draft[name] !== (status.weights[name] || 0));
+    $('weights-apply').disabled = !changed;
+    $('weights-reset').disabled = !changed;
+    $('rollback').disabled = !status.previous;
+    $('previous').textContent = status.previous ? 'previous (revision ' + status.previous.revision + '): ' + weightsText(status.previous.weights) : 'no previous routing';
+  }
+
+  function slide(name, value) {
+    weightsDirty = true;
+    draft[name] = value;
+    const names = Object.keys(draft);
+    // Two pools: the other one takes the rest, so the total stays 100.
+    if (names.length === 2) draft[names.find((other) => other !== name)] = 100 - value;
+    renderSliders();
+  }
+
+  function renderRollout() {
+    const box = $('rollout');
+    const running = rollout !== null && rollout.phase === 'running';
+    $('rollout-abort').disabled = !running;
+    $('rollout-promote').disabled = !running;
+    if (rollout === null) {
+      box.replaceChildren(h('p', { className: 'muted' }, 'No rollout has run. Start one with switchyard rollout POOL or POST /rollout.'));
+      return;
+    }
+    const spec = rollout.spec;
+    const head = h('div', {},
+      h('strong', {}, spec.pool), ' — ', h('span', { className: 'phase' }, rollout.phase.toUpperCase()),
+      running ? ' · step ' + (rollout.step + 1) + '/' + spec.steps.length + ' (' + rollout.weight + '%)' : '',
+      running && typeof rollout.timeLeftMs === 'number' ? ' · next verdict in ' + Math.ceil(rollout.timeLeftMs / 1000) + ' s' : '');
+    const steps = h('div', { className: 'steps' }, ...spec.steps.map((weight, i) =>
+      h('span', { className: i < rollout.step || (!running && rollout.phase !== 'aborted') ? 'done' : i === rollout.step && running ? 'now' : '' }, weight + '%')));
+    const limits = h('div', { className: 'muted' }, 'error rate ≤ ' + spec.maxErrorRate
+      + (spec.maxP99Ms === undefined ? '' : ', p99 ≤ ' + spec.maxP99Ms + ' ms') + ', at least ' + spec.minRequests + ' requests a window, every '
+      + Math.round(spec.intervalMs / 1000) + ' s');
+    const win = rollout.window;
+    const windowLine = win ? h('div', {}, 'window: ' + win.requests + ' requests, ' + win.errors + ' errors ('
+      + (100 * win.errorRate).toFixed(1) + '%)' + (win.p99Ms === null ? '' : ', p99 ' + ms(win.p99Ms))) : null;
+    const ended = rollout.endedAt ? h('div', { className: 'muted' }, 'ended ' + ago(rollout.endedAt) + (rollout.reason ? ': ' + rollout.reason : '')) : null;
+    const verdicts = h('ul', { className: 'verdicts' }, ...rollout.history.slice(-4).reverse().map((v) =>
+      h('li', {}, h('span', { className: 'verdict-' + v.verdict }, v.verdict), ' at ' + v.weight + '% · ' + v.reason)));
+    box.replaceChildren(...[head, steps, limits, windowLine, ended, verdicts].filter(Boolean));
+  }
+
+  function renderEvents(events, error) {
+    const box = $('events');
+    if (!events) {
+      box.replaceChildren(h('p', { className: 'bad' }, 'Events unavailable — ' + error));
+      return;
+    }
+    if (events.length === 0) {
+      box.replaceChildren(h('p', { className: 'muted' }, 'No changes yet.'));
+      return;
+    }
+    box.replaceChildren(h('table', { className: 'events' },
+      h('thead', {}, h('tr', {}, ...['when', 'what', 'change', 'who', 'why'].map((title) => h('th', {}, title)))),
+      h('tbody', {}, ...events.map((event) => h('tr', {},
+        h('td', { title: event.at }, new Date(event.at).toLocaleTimeString()),
+        h('td', {}, event.kind),
+        h('td', {}, event.from || event.to ? weightsText(event.from) + ' → ' + weightsText(event.to) : ''),
+        h('td', { className: 'mono' }, event.who),
+        h('td', {}, event.reason || ''))))));
+  }
+
+  poll();
+})();
+`;

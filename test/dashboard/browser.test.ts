@@ -1,0 +1,185 @@
+// The dashboard in a real browser: Debian's chromium driven by playwright-core (nothing is
+// downloaded at run time). Asks for the token on 401, flips through the page's button and
+// the confirm dialog, shows a refusal's error text, keeps the token in sessionStorage only.
+// Leaves a screenshot in test/artifacts/dashboard.png.
+import t from 'tap';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { chromium, type Browser, type Dialog, type Page } from 'playwright-core';
+import { startProxy } from '../helpers/proxy.js';
+import { closedPort, startUpstream } from '../helpers/upstream.js';
+import { send, waitFor } from '../helpers/http-client.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+  '--disable-sync', '--disable-quic', '--no-first-run'];
+const TOKEN = 't0ken';
+const bearer = { authorization: `Bearer ${TOKEN}` };
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
+
+async function adminJson(admin: string, method: 'GET' | 'POST', path: string, body?: unknown) {
+  const res = await request(`${admin}${path}`, {
+    method,
+    headers: body === undefined ? bearer : { ...bearer, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers are asserted field by field
+  return { status: res.statusCode, body: await res.body.json() as any };
+}
+
+/** Clicks `selector`, answers the confirm dialog it opens, and returns the dialog's text. */
+async function clickAndConfirm(page: Page, selector: string, accept = true): Promise<string> {
+  // The click only completes once the dialog is answered, so answer it from the event.
+  const answered = new Promise<{ type: string; text: string }>((resolve, reject) => page.once('dialog', (dialog: Dialog) => {
+    (accept ? dialog.accept() : dialog.dismiss()).then(() => resolve({ type: dialog.type(), text: dialog.message() }), reject);
+  }));
+  await page.click(selector);
+  const { type, text } = await answered;
+  t.equal(type, 'confirm', `${selector} asks for confirmation`);
+  return text;
+}
+
+const missing = !existsSync(CHROMIUM);
+if (missing && process.env.CI) {
+  t.fail(`${CHROMIUM} is missing: CI must install Debian's chromium (.ci/run does) for the dashboard browser test`);
+} else {
+  t.test('the dashboard in chromium', { skip: missing ? `${CHROMIUM} not found (apt-get install chromium); skipping the browser test` : false }, async (t) => {
+    const blue = await startUpstream('blue', (req, res) => {
+      req.resume();
+      res.writeHead(req.url === '/boom' ? 502 : 200, { 'content-type': 'text/plain' });
+      res.end('blue');
+    });
+    const green = await startUpstream('green');
+    const proxy = await startProxy({
+      blue: { version: '1.4.2', targets: [blue.url] },
+      green: { version: '1.5.0', targets: [green.url] },
+      red: { version: '1.6.0-rc1', targets: [`http://127.0.0.1:${await closedPort()}`] },
+    }, { admin: { host: '127.0.0.1', port: 0, token: TOKEN } });
+
+    // Light background traffic (a few 5xx) so the charts have something to draw.
+    let running = true;
+    const traffic = (async () => {
+      for (let i = 0; running; i++) {
+        await send(proxy.url, i % 9 === 4 ? '/boom' : '/').catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 40));
+      }
+    })();
+
+    let browser: Browser | undefined;
+    t.teardown(async () => {
+      running = false;
+      await traffic;
+      await browser?.close();
+      await proxy.close();
+      await Promise.all([blue.close(), green.close()]);
+    });
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 60_000 });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page.setDefaultTimeout(10_000);
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    page.on('console', (message) => {
+      // Chromium logs every 4xx answer as a failed resource load: a 401 is the token prompt's cue and
+      // a 409 the refusal this test provokes, not bugs.
+      if (message.type() === 'error' && !/status of 40[19] /.test(message.text())) problems.push(`console: ${message.text()}`);
+    });
+
+    await page.goto(`${proxy.admin}/`);
+    await page.waitForSelector('#login', { state: 'visible' });
+    t.ok(await page.isHidden('#main'), 'nothing shown before the token');
+    await page.fill('#token', TOKEN);
+    await page.click('#login button[type=submit]');
+    await page.waitForSelector('article[data-pool="blue"][data-state="active"]');
+    t.ok(await page.isHidden('#login'), 'the token prompt is gone');
+    t.same(await page.evaluate("[sessionStorage.length, sessionStorage.getItem('switchyard.adminToken'), localStorage.length]"),
+      [1, TOKEN, 0], 'the token is kept in sessionStorage only');
+    t.equal(await page.textContent('article[data-pool="green"] .badge'), 'standby');
+    t.equal(await page.textContent('article[data-pool="green"] .version'), '1.5.0');
+    t.ok(await page.isDisabled('article[data-pool="blue"] button.flip'), 'no flip to the pool that has all traffic');
+
+    // Cancelled: nothing happens.
+    const revision = (await adminJson(proxy.admin, 'GET', '/status')).body.revision as number;
+    const question = await clickAndConfirm(page, 'article[data-pool="green"] button.flip', false);
+    t.match(question, /Flip all traffic to green \(version 1\.5\.0\)\?/);
+    t.equal((await adminJson(proxy.admin, 'GET', '/status')).body.revision, revision, 'a cancelled confirm changes nothing');
+
+    // Confirmed: green takes all traffic, on the page and in the API.
+    await clickAndConfirm(page, 'article[data-pool="green"] button.flip');
+    await page.waitForSelector('article[data-pool="green"][data-state="active"]');
+    t.equal(await page.textContent('article[data-pool="green"] .badge'), 'active', 'the page shows green active');
+    t.equal(await page.textContent('article[data-pool="green"] .weight-value'), '100%');
+    await page.waitForSelector('article[data-pool="blue"]:is([data-state="draining"], [data-state="drained"])');
+    t.match(await page.textContent('#notice'), /Flipped to green/);
+    const status = await adminJson(proxy.admin, 'GET', '/status');
+    t.equal(status.status, 200);
+    t.equal(status.body.pools.green.weight, 100, 'GET /status: green has weight 100');
+    t.equal(status.body.pools.green.state, 'active');
+    t.match(status.body.updatedBy, /^dashboard@/, 'the audit trail names the dashboard');
+    await page.waitForSelector('#events td:text-is("flip")');
+
+    // Refused: red has no healthy target; the server's own error text is shown.
+    const expected = await adminJson(proxy.admin, 'POST', '/flip', { pool: 'red' });
+    t.equal(expected.status, 409);
+    t.equal(expected.body.error.code, 'POOL_UNHEALTHY');
+    await page.waitForSelector('article[data-pool="red"] span.health:text-is("unhealthy")');
+    await clickAndConfirm(page, 'article[data-pool="red"] button.flip');
+    await page.waitForSelector('#notice:not(.ok) >> text=POOL_UNHEALTHY');
+    const notice = (await page.textContent('#notice-text')) ?? '';
+    t.match(notice, 'POOL_UNHEALTHY', 'the refusal code is shown');
+    t.match(notice, expected.body.error.message, 'with the server\'s message');
+    t.equal((await adminJson(proxy.admin, 'GET', '/status')).body.pools.green.weight, 100, 'the refused flip changed nothing');
+
+    // The weights slider: two of three pools, so the total shows until it is 100.
+    await page.fill('#weight-green', '90');
+    t.match(await page.textContent('#weights-sum'), 'must be 100');
+    await page.fill('#weight-blue', '10');
+    t.match(await page.textContent('#weights-sum'), /^total 100%$/);
+    const weightsQuestion = await clickAndConfirm(page, '#weights-apply');
+    t.match(weightsQuestion, /blue 10 · green 90 · red 0/);
+    await page.waitForSelector('article[data-pool="green"][data-state="split"]');
+    t.same((await adminJson(proxy.admin, 'GET', '/status')).body.weights, { blue: 10, green: 90, red: 0 });
+
+    // Back to green at 100 with the roll-back button.
+    await clickAndConfirm(page, '#rollback');
+    await page.waitForSelector('article[data-pool="green"][data-state="active"]');
+    t.equal((await adminJson(proxy.admin, 'GET', '/status')).body.weights.green, 100, 'rolled back to green 100');
+
+    // A reload in the same tab does not ask again.
+    await page.reload();
+    await page.waitForSelector('article[data-pool="green"][data-state="active"]');
+    t.ok(await page.isHidden('#login'), 'the token is asked for once per tab');
+
+    // A refusal on screen, a running rollout, and some traffic in the charts: the screenshot.
+    await clickAndConfirm(page, 'article[data-pool="red"] button.flip');
+    await page.waitForSelector('#notice:not(.ok) >> text=POOL_UNHEALTHY');
+    const spec = { pool: 'blue', steps: [10, 50, 100], intervalMs: 60_000, maxErrorRate: 0.5 };
+    t.equal((await adminJson(proxy.admin, 'POST', '/rollout', spec)).status, 202);
+    await page.waitForSelector('#rollout .phase:text-is("RUNNING")');
+    t.match(await page.textContent('#rollout'), /blue — RUNNING · step 1\/3 \(10%\)/);
+    t.ok(await page.isEnabled('#rollout-abort'), 'abort is offered while a rollout runs');
+    await waitFor('green traffic on the chart', async () => Number(await page.textContent('article[data-pool="green"] .rps-now')) > 0,
+      { timeoutMs: 5000, intervalMs: 100 });
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+
+    // Abort restores the weights from before the rollout.
+    t.match(await clickAndConfirm(page, '#rollout-abort'), /Abort the rollout of blue and restore blue 0 · green 100 · red 0\?/);
+    await page.waitForSelector('#rollout .phase:text-is("ABORTED")');
+    t.ok(await page.isDisabled('#rollout-promote'), 'nothing to promote after an abort');
+    t.same((await adminJson(proxy.admin, 'GET', '/status')).body.weights, { blue: 0, green: 100, red: 0 }, 'abort restored green 100');
+
+    // Promote sends the pool to 100 at once.
+    t.equal((await adminJson(proxy.admin, 'POST', '/rollout', spec)).status, 202);
+    await page.waitForSelector('#rollout .phase:text-is("RUNNING")');
+    await clickAndConfirm(page, '#rollout-promote');
+    await page.waitForSelector('#rollout .phase:text-is("PROMOTED")');
+    await page.waitForSelector('article[data-pool="blue"][data-state="active"]');
+    t.equal((await adminJson(proxy.admin, 'GET', '/status')).body.weights.blue, 100, 'promote gave blue all traffic');
+    t.same(problems, [], 'no script errors in the page');
+    const width = await page.evaluate('document.documentElement.scrollWidth');
+    t.ok((width as number) <= 1280, `nothing overflows the 1280 px viewport (scroll width ${String(width)})`);
+  });
+}
