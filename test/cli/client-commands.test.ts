@@ -24,7 +24,7 @@ t.test('status prints a table, or JSON with --json', async (t) => {
   const { env } = await setup(t);
   const table = await cli(['status'], env);
   t.equal(table.code, 0);
-  t.match(table.out, /POOL\s+VERSION\s+WEIGHT\s+STATE\s+READY\s+INFLIGHT/);
+  t.match(table.out, /POOL\s+VERSION\s+WEIGHT\s+STATE\s+HEALTHY\s+INFLIGHT/);
   t.match(table.out, /blue\s+blue-v1\s+100\s+active\s+1\/1\s+0/);
   t.match(table.out, /green\s+green-v1\s+0\s+standby\s+1\/1\s+0/);
   const json = await cli(['status', '--json'], env);

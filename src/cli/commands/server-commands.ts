@@ -1,9 +1,11 @@
 // Commands that run things here: start (proxy + admin), demo, check-config, demo-app.
 import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load.js';
+import { ConfigError } from '../../errors.js';
 import { Switchyard } from '../../main.js';
 import { startDemo } from '../../demo/demo-stack.js';
 import { createDemoApp } from '../../demo/demo-app.js';
+import { adminArg, fleetBanner, fleetEndpoints, startFleetDemo } from '../../demo/fleet-demo.js';
 import { EXIT, type CliIo } from '../io.js';
 import { UsageError, type CommandResult } from '../result.js';
 import { serveUntilSignal } from '../signals.js';
@@ -22,21 +24,46 @@ export function registerServerCommands(program: Command, io: CliIo, run: (result
 
   program.command('demo')
     .description('the demo stack: blue ×2 (1.0.0), green ×1 (2.0.0) behind a proxy on :8080, admin on :9901')
-    .option('--port <port>', 'proxy port', integer, 8080)
-    .option('--admin-port <port>', 'admin API port', integer, 9901)
-    .action((flags: { port: number; adminPort: number }) => run(async () => {
+    .option('--fleet', 'two proxies sharing a private Redis (redis-server from PATH, or env REDIS_SERVER): :8080/:8081, admins :9901/:9902')
+    .option('--port <port>', 'proxy port (with --fleet, the first instance\'s; the second gets +1)', integer, 8080)
+    .option('--admin-port <port>', 'admin API port (with --fleet, the first instance\'s; the second gets +1)', integer, 9901)
+    .option('--json', 'print the endpoints as one JSON line instead of the banner')
+    .action((flags: { fleet?: boolean; port: number; adminPort: number; json?: boolean }) => run(async () => {
+      if (flags.fleet) {
+        for (const [name, value] of [['--port', flags.port], ['--admin-port', flags.adminPort]] as const) {
+          if (value === 65535) throw new UsageError(`${name} ${value} leaves no port for the second instance`);
+        }
+        const fleet = await startFleetDemo({ port: flags.port, adminPort: flags.adminPort, redisServer: io.env.REDIS_SERVER || undefined });
+        io.out(flags.json ? JSON.stringify(fleetEndpoints(fleet)) : fleetBanner(fleet));
+        return serveUntilSignal({ stop: () => fleet.close() }, io);
+      }
       const demo = await startDemo({ port: flags.port, adminPort: flags.adminPort });
-      io.out(demoBanner(demo.switchyard.proxyUrl, demo.switchyard.adminUrl));
+      io.out(flags.json
+        ? JSON.stringify({ instances: [{ proxy: demo.switchyard.proxyUrl, admin: demo.switchyard.adminUrl }] })
+        : demoBanner(demo.switchyard.proxyUrl, demo.switchyard.adminUrl));
       return serveUntilSignal({ stop: () => demo.close() }, io);
     }));
 
   program.command('check-config')
     .description('validate a config file: exit 0, or 2 with every problem listed')
     .argument('<file>')
-    .action((file: string) => run(async () => {
-      const config = loadConfigFile(file, io.env);
-      io.out(`${file}: ok (${config.pools.map((pool) => `${pool.name} ×${pool.targets.length}`).join(', ')})`);
-      return EXIT.OK;
+    .option('--json', 'print { file, ok, pools } or { file, ok: false, problems } as JSON')
+    .action((file: string, flags: { json?: boolean }) => run(async () => {
+      if (!flags.json) {
+        const config = loadConfigFile(file, io.env);
+        io.out(`${file}: ok (${config.pools.map((pool) => `${pool.name} ×${pool.targets.length}`).join(', ')})`);
+        return EXIT.OK;
+      }
+      try {
+        const config = loadConfigFile(file, io.env);
+        const pools = config.pools.map((pool) => ({ name: pool.name, version: pool.version, targets: pool.targets }));
+        io.out(JSON.stringify({ file, ok: true, pools }, null, 2));
+        return EXIT.OK;
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        io.out(JSON.stringify({ file, ok: false, problems: err.problems }, null, 2));
+        return EXIT.USAGE;
+      }
     }));
 
   program.command('demo-app')
@@ -69,14 +96,15 @@ function integer(text: string): number {
 }
 
 function demoBanner(proxy: string, admin: string): string {
+  const flag = adminArg(admin);
   return [
     `Switchyard demo: proxy ${proxy}, admin ${admin}`,
     '  blue ×2 (1.0.0) is live, green ×1 (2.0.0) is standby. Try:',
     `    curl ${proxy}/`,
-    '    npx switchyard flip green',
+    `    npx switchyard flip green${flag}`,
     `    curl ${proxy}/`,
-    '    npx switchyard rollback',
-    '    npx switchyard status',
-    '  Ctrl-C stops it.',
+    `    npx switchyard rollback${flag}`,
+    `    npx switchyard status --watch${flag}`,
+    '  Ctrl-C stops it. (`switchyard demo --fleet`: two proxies sharing a Redis.)',
   ].join('\n');
 }
