@@ -1,6 +1,7 @@
-// Prometheus metrics (SPEC §8) on a registry of this instance's own. Request counters use
-// label children bound once per (pool, code) and cached, so the hot path is a map lookup
-// and two increments; gauges (weights, health, in-flight, store) are read at scrape time.
+// Prometheus metrics (SPEC §8) on a registry of this instance's own. Request counts are kept
+// per (pool, version, code) and handed to prom-client at scrape time, the duration histogram
+// child is bound once per pool, so the hot path is two map lookups and two increments;
+// gauges (weights, health, in-flight, store) are read at scrape time.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestObserver, RequestRecord } from './request-record.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
@@ -13,8 +14,24 @@ export interface MetricsSources {
 /** Latency buckets in seconds: sub-millisecond proxying up to slow upstreams. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-interface BoundRequest {
-  requests: Counter.Internal;
+/** One pool's series: its duration child, its retries child, and request counts by version and status. */
+interface PoolSeries {
+  duration: Histogram.Internal<'pool'>;
+  retries: Counter.Internal | null;
+  /** The last version seen and its counts by status (the common case: one map lookup). */
+  version: string | null;
+  byStatus: Map<number, RequestCount>;
+  versions: Map<string | null, Map<number, RequestCount>>;
+}
+
+/**
+ * A request count kept here and handed to prom-client at scrape time (`collect`): the
+ * request path does an integer increment, not a label hash and validation.
+ */
+interface RequestCount {
+  readonly labels: { pool: string; version: string; code: string };
+  count: number;
+  reported: number;
 }
 
 export class Metrics implements RequestObserver {
@@ -23,14 +40,23 @@ export class Metrics implements RequestObserver {
   private readonly duration: Histogram<'pool'>;
   private readonly retries: Counter<'pool'>;
   private readonly switches: Counter;
-  private readonly bound = new Map<string, BoundRequest>();
-  private readonly durationByPool = new Map<string, Histogram.Internal<'pool'>>();
-  private readonly retriesByPool = new Map<string, Counter.Internal>();
+  private readonly series = new Map<string, PoolSeries>();
+  private readonly counts: RequestCount[] = [];
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.requests = new Counter({ name: 'switchyard_requests_total', help: 'Proxied requests by pool, version and status code', labelNames: ['pool', 'version', 'code'], registers });
+    const counts = this.counts;
+    this.requests = new Counter({
+      name: 'switchyard_requests_total', help: 'Proxied requests by pool, version and status code', labelNames: ['pool', 'version', 'code'], registers,
+      collect() {
+        for (const entry of counts) {
+          if (entry.count === entry.reported) continue;
+          this.inc(entry.labels, entry.count - entry.reported);
+          entry.reported = entry.count;
+        }
+      },
+    });
     this.duration = new Histogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request to the end of the answer, by pool', labelNames: ['pool'], buckets: DURATION_BUCKETS, registers });
     this.retries = new Counter({ name: 'switchyard_retries_total', help: 'Requests retried on another target, by pool', labelNames: ['pool'], registers });
     this.switches = new Counter({ name: 'switchyard_switches_total', help: 'Routing changes applied by this instance', registers });
@@ -65,21 +91,26 @@ export class Metrics implements RequestObserver {
 
   requestFinished(record: RequestRecord): void {
     const pool = record.pool ?? 'none';
-    const key = `${pool}\u0000${record.version ?? ''}\u0000${record.status}`;
-    let bound = this.bound.get(key);
-    if (bound === undefined) {
-      bound = { requests: this.requests.labels(pool, record.version ?? 'none', String(record.status)) };
-      this.bound.set(key, bound);
+    let series = this.series.get(pool);
+    if (series === undefined) {
+      const byStatus = new Map<number, RequestCount>();
+      series = { duration: this.duration.labels(pool), retries: null, version: record.version, byStatus, versions: new Map([[record.version, byStatus]]) };
+      this.series.set(pool, series);
+    } else if (series.version !== record.version) {
+      let byStatus = series.versions.get(record.version);
+      if (byStatus === undefined) series.versions.set(record.version, (byStatus = new Map()));
+      series.version = record.version;
+      series.byStatus = byStatus;
     }
-    bound.requests.inc();
-    let duration = this.durationByPool.get(pool);
-    if (duration === undefined) this.durationByPool.set(pool, (duration = this.duration.labels(pool)));
-    duration.observe(record.ms / 1000);
-    if (record.retries > 0) {
-      let retries = this.retriesByPool.get(pool);
-      if (retries === undefined) this.retriesByPool.set(pool, (retries = this.retries.labels(pool)));
-      retries.inc(record.retries);
+    let count = series.byStatus.get(record.status);
+    if (count === undefined) {
+      count = { labels: { pool, version: record.version ?? 'none', code: String(record.status) }, count: 0, reported: 0 };
+      series.byStatus.set(record.status, count);
+      this.counts.push(count);
     }
+    count.count++;
+    series.duration.observe(record.ms / 1000);
+    if (record.retries > 0) (series.retries ??= this.retries.labels(pool)).inc(record.retries);
   }
 
   routingChanged(): void {

@@ -51,7 +51,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private over = false;
 
   constructor(owner: ExchangeOwner, req: IncomingMessage, res: ServerResponse, pool: UpstreamPool, target: Target,
-    requestId: string, headers: string[], startedAt: number, extras: readonly string[] | null = null) {
+    requestId: string, headers: string[], startedAt: number, extras: readonly string[] | null = null, body = hasBody(req)) {
     this.owner = owner;
     this.extras = extras;
     this.req = req;
@@ -64,10 +64,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
       path: req.url ?? '/',
       method: req.method as Dispatcher.HttpMethod,
       headers,
-      body: hasBody(req) ? req : null,
+      body: body ? req : null,
     };
     (res as TaggedResponse)[kExchange] = this;
-    res.once('close', onResponseClose);
+    // A response emits 'close' once: a plain listener does what `once` would, without its wrapper.
+    res.on('close', onResponseClose);
   }
 
   start(): void {
@@ -186,7 +187,7 @@ function onResponseClose(this: TaggedResponse): void {
   this[kExchange]?.clientClosed();
 }
 
-function hasBody(req: IncomingMessage): boolean {
+export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   if (length !== undefined) return length !== '0';
   return req.headers['transfer-encoding'] !== undefined;

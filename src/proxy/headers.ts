@@ -21,37 +21,82 @@ export interface ForwardContext {
   drop?: string | undefined;
 }
 
-/** Names listed in `Connection: a, b` are hop-by-hop for this message only. */
+/** What the request rewriting does with a header, by lower-case name: one map lookup per header. */
+const HOP = 1;
+const REPLACED = 2;
+const FORWARDED_FOR = 3;
+const VIA_RULE = 4;
+const UPSTREAM_RULES = new Map<string, number>([
+  ...[...HOP_BY_HOP].map((name) => [name, HOP] as const),
+  ...[...REPLACED_UPSTREAM].map((name) => [name, REPLACED] as const),
+  ['x-forwarded-for', FORWARDED_FOR],
+  ['via', VIA_RULE],
+]);
+
+/**
+ * Names listed in `Connection: a, b` are hop-by-hop for this message only. Null when the
+ * message lists none beyond the standard hop-by-hop names (`keep-alive`, `upgrade`, ...),
+ * which are dropped anyway: the common case costs no second pass.
+ */
 function connectionTokens(raw: readonly string[]): Set<string> | null {
   let tokens: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
       for (const token of raw[i + 1]!.split(',')) {
         const name = token.trim().toLowerCase();
-        if (name !== '') (tokens ??= new Set()).add(name);
+        if (name !== '' && !HOP_BY_HOP.has(name)) (tokens ??= new Set()).add(name);
       }
     }
   }
   return tokens;
 }
 
-function isHopByHop(lower: string, listed: Set<string> | null): boolean {
-  return HOP_BY_HOP.has(lower) || (listed !== null && listed.has(lower));
+/** The Connection header's value says more than `keep-alive`/`close`/`upgrade`-style tokens? Cheap pre-check, no allocation. */
+function mayListExtraNames(value: string): boolean {
+  const lower = value.length <= 10 ? value.toLowerCase() : '';
+  return lower !== 'keep-alive' && lower !== 'upgrade';
+}
+
+/** Removes the pairs whose lower-case name is in `listed` (the rare second pass). */
+function dropListed(out: string[], listed: Set<string>): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) {
+    if (!listed.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
+  }
+  return kept;
 }
 
 export function upstreamRequestHeaders(raw: readonly string[], context: ForwardContext): string[] {
-  const listed = connectionTokens(raw);
-  const out: string[] = [];
+  let out: string[] = [];
   let forwardedFor: string | undefined;
   let via: string | undefined;
+  let extraListed = false;
+  const drop = context.drop;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (isHopByHop(lower, listed) || REPLACED_UPSTREAM.has(lower) || lower === context.drop) continue;
+    const rule = UPSTREAM_RULES.get(lower);
+    if (rule === undefined) {
+      if (lower !== drop) out.push(name, raw[i + 1]!);
+      continue;
+    }
+    if (rule === HOP) {
+      if (lower === 'connection' && mayListExtraNames(raw[i + 1]!)) extraListed = true;
+      continue;
+    }
+    if (rule === REPLACED || lower === drop) continue;
     const value = raw[i + 1]!;
-    if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
-    else if (lower === 'via') via = via === undefined ? value : `${via}, ${value}`;
-    else out.push(name, value);
+    if (rule === FORWARDED_FOR) forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+    else via = via === undefined ? value : `${via}, ${value}`;
+  }
+  if (extraListed) {
+    const listed = connectionTokens(raw);
+    if (listed !== null) {
+      out = dropListed(out, listed);
+      // A Connection-listed X-Forwarded-For or Via is hop-by-hop: not chained.
+      if (listed.has('x-forwarded-for')) forwardedFor = undefined;
+      if (listed.has('via')) via = undefined;
+    }
   }
   out.push(
     'x-forwarded-for', forwardedFor === undefined ? context.clientIp : `${forwardedFor}, ${context.clientIp}`,
@@ -65,14 +110,20 @@ export function upstreamRequestHeaders(raw: readonly string[], context: ForwardC
 
 /** Upstream response headers as strings, hop-by-hop removed; `extra` pairs appended. */
 export function downstreamResponseHeaders(raw: readonly Buffer[], extra: readonly string[] | null): string[] {
-  const strings: string[] = new Array(raw.length);
-  for (let i = 0; i < raw.length; i++) strings[i] = raw[i]!.toString('latin1');
-  const listed = connectionTokens(strings);
-  const out: string[] = [];
-  for (let i = 0; i < strings.length; i += 2) {
-    const name = strings[i]!;
-    if (isHopByHop(name.toLowerCase(), listed)) continue;
-    out.push(name, strings[i + 1]!);
+  let out: string[] = [];
+  let extraListed = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection' && mayListExtraNames(raw[i + 1]!.toString('latin1'))) extraListed = true;
+      continue;
+    }
+    out.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  if (extraListed) {
+    const listed = connectionTokens(raw.map((item) => item.toString('latin1')));
+    if (listed !== null) out = dropListed(out, listed);
   }
   if (extra !== null) for (const item of extra) out.push(item);
   return out;

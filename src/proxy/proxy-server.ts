@@ -9,8 +9,8 @@ import type { Target } from '../pool/target.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
 import type { RequestObserver, RequestRecord } from '../observe/request-record.js';
 import { RequestRouter } from '../routing/request-router.js';
-import { Exchange, type ExchangeOwner } from './exchange.js';
-import { incomingRequestId, upstreamRequestHeaders } from './headers.js';
+import { Exchange, hasBody, type ExchangeOwner } from './exchange.js';
+import { incomingRequestId, upstreamRequestHeaders, type ForwardContext } from './headers.js';
 import { UpgradeTunnels } from './upgrade-tunnel.js';
 
 export interface ProxyServerOptions {
@@ -61,6 +61,8 @@ export class ProxyServer implements ExchangeOwner {
   /** True when responses may carry extra headers (pool header, sticky cookie). */
   private readonly decorated: boolean;
   private readonly extrasByPool = new WeakMap<UpstreamPool, PoolExtras>();
+  /** The forwarding context, reused: upstreamRequestHeaders reads it synchronously and keeps nothing. */
+  private readonly forward: ForwardContext;
   /** Open Upgrade (WebSocket) tunnels: drain calls `closePool`, shutdown `closeAll`. */
   readonly tunnels: UpgradeTunnels;
 
@@ -69,6 +71,7 @@ export class ProxyServer implements ExchangeOwner {
     this.retryAttempts = options.retryAttempts;
     this.preview = options.preview === true;
     this.dropHeader = options.overrideHeader?.toLowerCase();
+    this.forward = { requestId: '', clientIp: '', proto: 'http', host: undefined, drop: this.dropHeader };
     const routed = !this.preview && options.poolNamed !== undefined
       && (options.stickyCookie !== undefined || options.overrideHeader !== undefined);
     this.router = routed ? new RequestRouter<UpstreamPool, IncomingMessage>({
@@ -101,8 +104,12 @@ export class ProxyServer implements ExchangeOwner {
   handle(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
     if (this.closing) res.shouldKeepAlive = false;
-    const requestId = incomingRequestId(req.rawHeaders) ?? randomUUID();
-    req.on('error', ignore); // a client reset mid-upload surfaces through the exchange, not as a crash
+    const rawHeaders = req.rawHeaders;
+    const requestId = incomingRequestId(rawHeaders) ?? randomUUID();
+    const body = hasBody(req);
+    // A client reset mid-upload surfaces through the exchange, not as a crash. (Node emits a
+    // request's 'error' only to listeners, so a request without a body needs none.)
+    if (body) req.on('error', ignore);
     let pool: UpstreamPool | undefined;
     let setCookie: string | null = null;
     if (this.router === null) {
@@ -114,15 +121,13 @@ export class ProxyServer implements ExchangeOwner {
     }
     const target = pool?.pick();
     if (pool === undefined || target === undefined) return this.unavailable(req, res, pool, requestId, startedAt);
-    const headers = upstreamRequestHeaders(req.rawHeaders, {
-      requestId,
-      clientIp: clientIp(req),
-      proto: 'http',
-      host: req.headers.host,
-      drop: this.dropHeader,
-    });
+    const context = this.forward;
+    context.requestId = requestId;
+    context.clientIp = clientIp(req);
+    context.host = req.headers.host;
+    const headers = upstreamRequestHeaders(rawHeaders, context);
     const extras = this.decorated ? this.responseExtras(pool, setCookie) : null;
-    new Exchange(this, req, res, pool, target, requestId, headers, startedAt, extras).start();
+    new Exchange(this, req, res, pool, target, requestId, headers, startedAt, extras, body).start();
   }
 
   /** Extra response header pairs for a pool, built once per pool: the pool header, and the sticky cookie when it must be set. */

@@ -111,3 +111,27 @@ t.test('incomingRequestId keeps a sane client id only', async (t) => {
   t.equal(incomingRequestId(['x-request-id', 'x'.repeat(201)]), undefined, 'longer is not');
   t.equal(incomingRequestId(['x-request-ids', 'nope', 'host', 'h']), undefined);
 });
+
+t.test('Connection-listed names: the rare second pass keeps order and drops listed forwarding headers', async (t) => {
+  const out = upstreamRequestHeaders([
+    'Host', 'shop.example',
+    'X-Forwarded-For', '203.0.113.1',
+    'Via', '1.0 edge',
+    'close', 'a header literally named close',
+    'Connection', 'close',
+    'connection', 'X-Forwarded-For, Via',
+    'A', '1',
+    'B', '2',
+  ], context);
+  t.same(pairs(out).slice(0, 3), [['host', 'shop.example'], ['a', '1'], ['b', '2']], 'listed names gone, the rest in order');
+  t.same(valuesOf(out, 'x-forwarded-for'), ['192.0.2.10'], 'a listed X-Forwarded-For is not chained');
+  t.same(valuesOf(out, 'via'), [VIA], 'a listed Via is not chained');
+  t.same(valuesOf(out, 'close'), [], 'Connection: close lists the name close');
+
+  const plain = upstreamRequestHeaders(['Host', 'h', 'Connection', 'Keep-Alive', 'Keep-Alive', 'timeout=5', 'X-A', '1'], context);
+  t.same(pairs(plain).slice(0, 2), [['host', 'h'], ['x-a', '1']], 'Connection: keep-alive needs no second pass');
+
+  const response = downstreamResponseHeaders(['Connection', 'close, X-Internal', 'X-Internal', 'secret', 'Content-Type', 'text/plain', 'close', 'x']
+    .map((item) => Buffer.from(item, 'latin1')), ['x-switchyard-pool', 'blue']);
+  t.same(response, ['Content-Type', 'text/plain', 'x-switchyard-pool', 'blue'], 'response side: listed names dropped, extras appended');
+});
