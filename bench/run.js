@@ -15,6 +15,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const FIXED_RATE = Number(process.env.BENCH_RATE ?? 2000);
+/** A smoke run (part of `npm test`): a few hundred requests a row, to prove every row works. */
+const SMOKE = process.env.BENCH_SMOKE === '1';
+const SMOKE_REQUESTS = 300;
+const OUT = process.env.BENCH_OUT ?? join(root, 'bench/results/latest.json');
 const work = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
 const children = new Set();
 
@@ -170,7 +174,7 @@ backend b
 
 // --- load: wrk when installed (the same for every row), else autocannon ---
 
-const LOADER = has('wrk') ? 'wrk' : 'autocannon';
+const LOADER = has('wrk') && !SMOKE ? 'wrk' : 'autocannon';
 
 function msOf(text) {
   const match = /([\d.]+)(us|ms|s)/.exec(text);
@@ -199,13 +203,13 @@ async function load(url, { connections = CONNECTIONS, seconds = SECONDS } = {}) 
       errors: Number(errors) + (socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
     };
   }
-  const result = await autocannon({ url, connections, duration: seconds });
+  const result = await autocannon({ url, connections, ...(SMOKE ? { amount: SMOKE_REQUESTS } : { duration: seconds }) });
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, bytesPerSec: result.throughput.average, errors: result.errors + result.non2xx };
 }
 
 /** Latency at a fixed request rate (autocannon paces; wrk cannot). */
 async function fixedRate(url) {
-  const result = await autocannon({ url, connections: 16, duration: SECONDS, overallRate: FIXED_RATE });
+  const result = await autocannon({ url, connections: 16, overallRate: FIXED_RATE, ...(SMOKE ? { amount: SMOKE_REQUESTS } : { duration: SECONDS }) });
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx };
 }
 
@@ -220,16 +224,21 @@ const rows = [
   { name: 'bare undici dispatch proxy', start: () => startNodePeer('undici-dispatch.js', u1) },
   { name: 'node-http-proxy (keep-alive agent)', start: () => startNodePeer('node-http-proxy.js', u1) },
   { name: '@fastify/http-proxy', start: () => startNodePeer('fastify-http-proxy.js', u1) },
-  ...(has('nginx') ? [{ name: 'nginx', start: () => startNginxProxy(u1) }] : []),
-  ...(has('haproxy') ? [{ name: 'haproxy', start: () => startHaproxy(u1) }] : []),
+  { name: 'nginx', start: () => startNginxProxy(u1), missing: !has('nginx') },
+  { name: 'haproxy', start: () => startHaproxy(u1), missing: !has('haproxy') },
 ];
 
 console.log(`upstream: ${upstream.kind} · load: ${LOADER}, ${CONNECTIONS} keep-alive connections, ${SECONDS} s a run · fixed rate ${FIXED_RATE} req/s (autocannon)`);
 const results = [];
 for (const row of rows) {
+  if (row.missing) {
+    results.push({ name: row.name, missing: true });
+    console.log(`  ${row.name}: not installed`);
+    continue;
+  }
   const peer = await row.start();
   const base = `http://127.0.0.1:${peer.port}`;
-  await load(`${base}/`, { seconds: 1 }); // warm-up: JIT, connection pools
+  if (!SMOKE) await load(`${base}/`, { seconds: 1 }); // warm-up: JIT, connection pools
   const full = await load(`${base}/`);
   const paced = await fixedRate(`${base}/`);
   const big = await load(`${base}/big`, { connections: 16 });
@@ -239,13 +248,13 @@ for (const row of rows) {
 }
 await stop(upstream.child);
 
-const find = (prefix) => results.find((result) => result.name.startsWith(prefix));
+const find = (prefix) => results.find((result) => result.name.startsWith(prefix) && !result.missing);
 const nhp = find('node-http-proxy');
 const nginx = find('nginx');
 const direct = find('direct');
 const fmt = (value, digits = 2) => (value === null || value === undefined ? '-' : Number(value).toFixed(digits));
 const header = ['proxy', 'req/s', 'p50 ms', 'p99 ms', '×nhp', '×nginx', `+p50@${FIXED_RATE}`, `+p99@${FIXED_RATE}`, '1MiB MB/s', 'errors'];
-const table = results.map((result) => [
+const table = results.map((result) => result.missing ? [result.name, 'not installed', ...header.slice(2).map(() => '')] : [
   result.name,
   String(Math.round(result.rps)),
   fmt(result.p50), fmt(result.p99),
@@ -263,10 +272,10 @@ const floor = find('bare undici');
 const sy = find('switchyard (default');
 if (floor && sy) console.log(`\nswitchyard default / bare undici dispatch: ${fmt(sy.rps / floor.rps)} (p99 ${fmt(sy.p99 / floor.p99)}×)`);
 
-mkdirSync(join(root, 'bench/results'), { recursive: true });
-writeFileSync(join(root, 'bench/results/latest.json'), `${JSON.stringify({
-  at: new Date().toISOString(), upstream: upstream.kind, loader: LOADER, seconds: SECONDS, connections: CONNECTIONS, fixedRate: FIXED_RATE,
+mkdirSync(dirname(OUT), { recursive: true });
+writeFileSync(OUT, `${JSON.stringify({
+  at: new Date().toISOString(), smoke: SMOKE, upstream: upstream.kind, loader: LOADER, seconds: SECONDS, connections: CONNECTIONS, fixedRate: FIXED_RATE,
   node: process.version, results,
 }, null, 2)}\n`);
-console.log('written: bench/results/latest.json');
+console.log(`written: ${OUT}`);
 process.exit(0);

@@ -1,0 +1,34 @@
+// A smoke run of `npm run bench`: every row starts, answers a few hundred requests without
+// an error, and the JSON is written. The numbers themselves are for `npm run bench` only.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+t.test('npm run bench, smoke mode', async (t) => {
+  const out = join(mkdtempSync(join(tmpdir(), 'switchyard-bench-')), 'smoke.json');
+  const child = spawn(process.execPath, [join(root, 'bench/run.js')], {
+    cwd: root, env: { ...process.env, BENCH_SMOKE: '1', BENCH_OUT: out, BENCH_CONNECTIONS: '8' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => void (output += chunk));
+  child.stderr.on('data', (chunk: Buffer) => void (output += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  t.equal(code, 0, output);
+  const report = JSON.parse(readFileSync(out, 'utf8')) as { smoke: boolean; results: Array<{ name: string; missing?: boolean; rps?: number; errors?: number; fixed?: { errors: number } }> };
+  t.equal(report.smoke, true);
+  const names = report.results.map((row) => row.name);
+  for (const expected of ['direct', 'switchyard (default', 'switchyard, access log off', 'bare undici', 'node-http-proxy', '@fastify/http-proxy', 'nginx', 'haproxy']) {
+    t.ok(names.some((name) => name.startsWith(expected)), `row ${expected}`);
+  }
+  for (const row of report.results) {
+    if (row.missing) continue;
+    t.ok((row.rps ?? 0) > 0, `${row.name} answered`);
+    t.equal((row.errors ?? 0) + (row.fixed?.errors ?? 0), 0, `${row.name}: no errors`);
+  }
+  t.match(output, /\| proxy\s+\| req\/s/, 'prints the table');
+});
