@@ -5,11 +5,12 @@
 // per held connection.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { freePort, waitForUrl } from './lib.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const REQUESTS = Number(process.env.SOAK_REQUESTS ?? 1_000_000);
@@ -17,22 +18,6 @@ const HELD = Number(process.env.SOAK_CONNECTIONS ?? 10_000);
 const work = mkdtempSync(join(tmpdir(), 'switchyard-soak-'));
 const children = [];
 process.on('exit', () => { for (const child of children) child.kill('SIGKILL'); });
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function until(check, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const [u1, u2, port, adminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
 children.push(spawn(process.execPath, [join(root, 'bench/peers/node-upstream.js'), String(u1), String(u2)], { stdio: 'ignore' }));
@@ -47,7 +32,7 @@ pools:
 const proxy = spawn(process.execPath, [join(root, 'dist/cli/main.js'), 'start', '--config', conf], { stdio: 'ignore' });
 children.push(proxy);
 const admin = `http://127.0.0.1:${adminPort}`;
-await until(async () => (await fetch(`${admin}/readyz`)).status === 200);
+await waitForUrl(`${admin}/readyz`);
 
 /** The proxy's own numbers, from its Prometheus endpoint. */
 async function sample() {
