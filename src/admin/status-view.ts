@@ -1,19 +1,9 @@
 // The JSON that `GET /status` (and every successful mutation) answers with. Declared state
 // (weights, revision) and observed state (health, in-flight, drain) side by side.
 import type { RoutingState } from '../routing/state.js';
-import { poolRole } from '../routing/state.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
 import type { Target } from '../pool/target.js';
 import { Flag } from '../pool/health-flags.js';
-
-export type PoolStateName = 'active' | 'standby' | 'split' | 'draining' | 'drained';
-
-export function poolState(pool: UpstreamPool): PoolStateName {
-  const phase = pool.phase;
-  if (phase === 'serving') return poolRole(pool.weight);
-  if (phase === 'draining' || phase === 'drained') return phase;
-  return 'standby';
-}
 
 export interface StatusContext {
   state: RoutingState;
@@ -40,7 +30,7 @@ function poolView(pool: UpstreamPool) {
   return {
     version: pool.version,
     weight: pool.weight,
-    state: poolState(pool),
+    state: pool.state,
     inflight: pool.inflight,
     longLived: pool.longLived,
     drainingSince: pool.drainingSince?.toISOString() ?? null,

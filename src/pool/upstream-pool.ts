@@ -2,10 +2,12 @@
 // flight, and where it stands in the drain sequence (serving → draining → drained).
 import { EventEmitter } from 'node:events';
 import type { HealthCheckConfig } from '../config/schema.js';
+import { poolRole } from '../routing/state.js';
 import { TargetPicker } from './picker.js';
 import type { Target } from './target.js';
 
 export type DrainPhase = 'serving' | 'standby' | 'draining' | 'drained';
+export type PoolStateName = 'active' | 'standby' | 'split' | 'draining' | 'drained';
 
 export class UpstreamPool extends EventEmitter<{ drained: [] }> {
   readonly name: string;
@@ -87,6 +89,13 @@ export class UpstreamPool extends EventEmitter<{ drained: [] }> {
     if (this.weight > 0) return 'serving';
     if (this.drainingSince === null) return 'standby';
     return this.drainedAt === null ? 'draining' : 'drained';
+  }
+
+  /** What status, metrics and heartbeats call the pool: its role by weight, or where its drain stands. */
+  get state(): PoolStateName {
+    const phase = this.phase;
+    if (phase === 'serving') return poolRole(this.weight);
+    return phase;
   }
 
   private markDrained(now = new Date()): void {

@@ -3,7 +3,6 @@
 // answer "is blue drained on every instance?" — the signal to wait for before tearing it down.
 import { hostname } from 'node:os';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
-import { poolState } from '../admin/status-view.js';
 import type { InstanceReport, StateStore } from './store.js';
 import type { Counts } from '../rollout/latency-histogram.js';
 
@@ -48,7 +47,7 @@ export class Fleet {
       storeUp: store.up,
       pools: Object.fromEntries(this.options.pools().map((pool) => [pool.name, {
         weight: pool.weight,
-        state: poolState(pool),
+        state: pool.state,
         inflight: pool.inflight - pool.previewInflight, // preview traffic never holds a drain
         longLived: pool.longLived,
         drainedAt: pool.drainedAt?.toISOString() ?? null,
