@@ -2,14 +2,15 @@
 // and tools can split them by `kind`.
 import { pino, type Logger, type DestinationStream } from 'pino';
 import type { RequestObserver, RequestRecord } from './request-record.js';
+import { accessLine } from './access-line.js';
 
 export type { Logger } from 'pino';
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options = { level, base: { pid: process.pid }, timestamp: isoTime };
   // Asynchronous writes keep logging off the request path (pino flushes on exit), and lines
-  // reach sonic-boom in batches of 8 KiB (or 50 ms): one write(2) per batch, not one per request.
-  return pino(options, destination ?? new LineBatcher(pino.destination({ sync: false })));
+  // reach sonic-boom in batches of 64 KiB (or 50 ms): one write(2) per batch, not one per request.
+  return pino(options, destination ?? new LineBatcher(pino.destination({ sync: false, contentMode: 'buffer' })));
 }
 
 let lastMs = -1;
@@ -27,37 +28,42 @@ function isoTime(): string {
 
 type SonicBoom = ReturnType<typeof pino.destination>;
 
-/** Characters gathered before they are handed on at once. */
-const BATCH_CHARS = 8192;
+/** Bytes gathered before they are handed on at once. */
+const BATCH_BYTES = 64 * 1024;
 /** The longest a line waits for its batch to fill: startup and error lines still show up promptly. */
 const BATCH_MS = 50;
 
 /**
- * Gathers log lines and hands them to sonic-boom joined, every BATCH_CHARS characters (or
- * BATCH_MS). sonic-boom appends each write to its pending string and measures that string's
- * byte length on every call, which flattens it again and again under load; one joined write per
- * batch does that once. Lines wait at most BATCH_MS; `flush`,
- * `flushSync` and process exit hand over whatever is pending.
+ * Gathers log lines as UTF-8 bytes in one buffer and hands them to sonic-boom (in its buffer
+ * mode) every BATCH_BYTES bytes or BATCH_MS: one write(2) per batch, and no string kept or
+ * joined per line (sonic-boom's string mode re-measures its growing pending string on every
+ * call). Lines wait at most BATCH_MS; `flush`, `flushSync` and process exit hand over whatever
+ * is pending.
  */
 export class LineBatcher implements DestinationStream {
   private readonly target: SonicBoom;
-  private lines: string[] = [];
-  private chars = 0;
+  private buffer = Buffer.allocUnsafe(2 * BATCH_BYTES);
+  private used = 0;
   private scheduled = false;
   private readonly drainSoon = (): void => {
     this.scheduled = false;
     this.drain();
   };
 
+  /** `target` must be in sonic-boom's buffer content mode (`createLogger` makes it so). */
   constructor(target: SonicBoom) {
     this.target = target;
   }
 
   write(line: string): void {
-    if (this.lines.length === 0) pending.add(this);
-    this.lines.push(line);
-    this.chars += line.length;
-    if (this.chars >= BATCH_CHARS) this.drain();
+    // UTF-8 needs at most 3 bytes per UTF-16 unit: check before writing so a line is never cut.
+    if (this.used + line.length * 3 > this.buffer.length) {
+      this.drain();
+      if (line.length * 3 > this.buffer.length) return void this.target.write(Buffer.from(line) as unknown as string);
+    }
+    if (this.used === 0) pending.add(this);
+    this.used += this.buffer.write(line, this.used, 'utf8');
+    if (this.used >= BATCH_BYTES) this.drain();
     else if (!this.scheduled) {
       this.scheduled = true;
       setTimeout(this.drainSoon, BATCH_MS).unref();
@@ -75,14 +81,15 @@ export class LineBatcher implements DestinationStream {
     this.target.flushSync();
   }
 
-  /** Hands the pending lines to sonic-boom (which writes them asynchronously). */
+  /** Hands the pending bytes to sonic-boom (which writes them asynchronously) as a copy: the buffer is reused. */
   drain(): void {
-    if (this.lines.length === 0) return;
-    const text = this.lines.length === 1 ? this.lines[0]! : this.lines.join('');
-    this.lines = [];
-    this.chars = 0;
+    if (this.used === 0) return;
+    const batch = Buffer.allocUnsafe(this.used);
+    this.buffer.copy(batch, 0, 0, this.used);
+    this.used = 0;
     pending.delete(this);
-    this.target.write(text);
+    // sonic-boom's buffer mode takes Buffers; its typings know only strings.
+    this.target.write(batch as unknown as string);
   }
 
   /** At exit: pending lines go out synchronously, before or after pino's own exit flush. */
@@ -102,14 +109,31 @@ process.on('exit', () => {
   for (const batcher of pending) batcher.drainSync();
 });
 
+/**
+ * The access log: one line per request, written by `accessLine` straight to the logger's
+ * destination (the same stream and layout as pino's own lines, so their order holds).
+ */
 export class AccessLog implements RequestObserver {
   private readonly logger: Logger;
+  private readonly stream: DestinationStream;
+  private readonly time: () => string;
+  /** The logger's bindings as pino writes them: `,"pid":…,"kind":"access"`. */
+  private readonly bindings: string;
 
   constructor(logger: Logger) {
     this.logger = logger.child({ kind: 'access' });
+    // pino's own fields (exported as `pino.symbols`, untyped): where and how it writes a line.
+    const internals = this.logger as unknown as Record<symbol, unknown>;
+    this.stream = internals[pino.symbols.streamSym] as DestinationStream;
+    this.time = internals[pino.symbols.timeSym] as () => string;
+    this.bindings = internals[pino.symbols.chindingsSym] as string;
   }
 
   requestFinished(record: RequestRecord): void {
-    this.logger.info(record, 'request');
+    if (this.logger.levelVal > INFO) return;
+    this.stream.write(accessLine(record, this.time(), this.bindings));
   }
 }
+
+/** pino's numeric level for `info`, the access log's level. */
+const INFO = 30;

@@ -11,6 +11,8 @@ export interface RequestRecord {
   target: string | null;
   retries: number;
   bytes: number;
+  /** Upgrade tunnels only: bytes relayed to the upstream (`bytes` went to the client). */
+  bytesUp?: number;
   error?: string;
   /** Set on requests of a listener other than the main one: `'preview'`. */
   listener?: 'preview';

@@ -27,7 +27,7 @@ t.test('LineBatcher: lines reach the file whole and in order, by size, by timer,
   const { tmpdir } = await import('node:os');
   const { LineBatcher } = await import('../../src/observe/logger.js');
   const file = join(mkdtempSync(join(tmpdir(), 'sy-log-')), 'out.log');
-  const sonic = pino.destination({ dest: file, sync: false });
+  const sonic = pino.destination({ dest: file, sync: false, contentMode: 'buffer' });
   await new Promise((resolve) => sonic.once('ready', resolve));
   const batcher = new LineBatcher(sonic);
   const logger = pino({ base: null }, batcher);
