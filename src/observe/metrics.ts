@@ -1,10 +1,11 @@
 // Prometheus metrics (SPEC §8) on a registry of this instance's own. Request counts are kept
-// per (pool, version, code) and handed to prom-client at scrape time, the duration histogram
-// child is bound once per pool, so the hot path is two map lookups and two increments;
-// gauges (weights, health, in-flight, store) are read at scrape time.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+// per (pool, version, code) and durations per pool here, and handed to prom-client at scrape
+// time, so the hot path is two map lookups and a few increments; gauges (weights, health,
+// in-flight, store) are read at scrape time.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestObserver, RequestRecord } from './request-record.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
+import { DurationHistogram, type DurationSeries } from './duration-histogram.js';
 
 export interface MetricsSources {
   pools: () => readonly UpstreamPool[];
@@ -16,7 +17,7 @@ const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 
 
 /** One pool's series: its duration child, its retries child, and request counts by version and status. */
 interface PoolSeries {
-  duration: Histogram.Internal<'pool'>;
+  duration: DurationSeries;
   retries: Counter.Internal | null;
   /** The last version seen and its counts by status (the common case: one map lookup). */
   version: string | null;
@@ -37,7 +38,7 @@ interface RequestCount {
 export class Metrics implements RequestObserver {
   readonly registry = new Registry();
   private readonly requests: Counter<'pool' | 'version' | 'code'>;
-  private readonly duration: Histogram<'pool'>;
+  private readonly duration: DurationHistogram;
   private readonly retries: Counter<'pool'>;
   private readonly switches: Counter;
   private readonly series = new Map<string, PoolSeries>();
@@ -57,7 +58,7 @@ export class Metrics implements RequestObserver {
         }
       },
     });
-    this.duration = new Histogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request to the end of the answer, by pool', labelNames: ['pool'], buckets: DURATION_BUCKETS, registers });
+    this.duration = new DurationHistogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request to the end of the answer, by pool', labelName: 'pool', buckets: DURATION_BUCKETS }, this.registry);
     this.retries = new Counter({ name: 'switchyard_retries_total', help: 'Requests retried on another target, by pool', labelNames: ['pool'], registers });
     this.switches = new Counter({ name: 'switchyard_switches_total', help: 'Routing changes applied by this instance', registers });
     new Gauge({

@@ -2,7 +2,6 @@
 // a target and hands the request to an Exchange. Never Fastify; nothing here but the path
 // a request takes.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Target } from '../pool/target.js';
@@ -10,6 +9,7 @@ import type { UpstreamPool } from '../pool/upstream-pool.js';
 import type { RequestObserver, RequestRecord } from '../observe/request-record.js';
 import { RequestRouter } from '../routing/request-router.js';
 import { Exchange, hasBody, type ExchangeOwner } from './exchange.js';
+import { requestIds } from './request-id.js';
 import { incomingRequestId, upstreamRequestHeaders, type ForwardContext } from './headers.js';
 import { UpgradeTunnels } from './upgrade-tunnel.js';
 
@@ -105,7 +105,7 @@ export class ProxyServer implements ExchangeOwner {
     const startedAt = performance.now();
     if (this.closing) res.shouldKeepAlive = false;
     const rawHeaders = req.rawHeaders;
-    const requestId = incomingRequestId(rawHeaders) ?? randomUUID();
+    const requestId = incomingRequestId(rawHeaders) ?? requestIds.next();
     const body = hasBody(req);
     // A client reset mid-upload surfaces through the exchange, not as a crash. (Node emits a
     // request's 'error' only to listeners, so a request without a body needs none.)

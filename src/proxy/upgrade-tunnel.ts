@@ -13,7 +13,6 @@
 //                    close both sockets once its body is complete.
 // Whatever happens, both sockets are destroyed, every socket has an error listener, and the
 // pool's long-lived count goes up once and down exactly once.
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -22,6 +21,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { RequestRecord } from '../observe/request-record.js';
 import type { Target } from '../pool/target.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
+import { requestIds } from './request-id.js';
 import { incomingRequestId, upstreamRequestHeaders, type ForwardContext } from './headers.js';
 import { CLIENT_CLOSED } from './exchange.js';
 import { neverReachedUpstream } from './upstream-errors.js';
@@ -77,7 +77,7 @@ export class UpgradeTunnels {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const startedAt = performance.now();
     socket.on('error', noop); // errors are seen through 'close'; none may crash the process
-    const requestId = incomingRequestId(req.rawHeaders) ?? randomUUID();
+    const requestId = incomingRequestId(req.rawHeaders) ?? requestIds.next();
     const pool = this.options.choosePool(req);
     const target = pool?.pick();
     if (pool === undefined || target === undefined) {
