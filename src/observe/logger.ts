@@ -63,7 +63,9 @@ export class LineBatcher implements DestinationStream {
     }
     if (this.used === 0) pending.add(this);
     this.used += this.buffer.write(line, this.used, 'utf8');
-    if (this.used >= BATCH_BYTES) this.drain();
+    // Lines written by other exit handlers (the last access records) go out at once.
+    if (exiting) this.drainSync();
+    else if (this.used >= BATCH_BYTES) this.drain();
     else if (!this.scheduled) {
       this.scheduled = true;
       setTimeout(this.drainSoon, BATCH_MS).unref();
@@ -105,13 +107,16 @@ export class LineBatcher implements DestinationStream {
 
 /** Batchers holding lines not yet handed on: only these need anything at exit. */
 const pending = new Set<LineBatcher>();
+/** Set once the process is exiting: from then on every line is written synchronously. */
+let exiting = false;
 process.on('exit', () => {
+  exiting = true;
   for (const batcher of pending) batcher.drainSync();
 });
 
 /**
  * The access log: one line per request, written by `accessLine` straight to the logger's
- * destination (the same stream and layout as pino's own lines, so their order holds).
+ * destination (the same stream and layout as pino's own lines).
  */
 export class AccessLog implements RequestObserver {
   private readonly logger: Logger;

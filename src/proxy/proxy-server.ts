@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { Target } from '../pool/target.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
 import type { RequestObserver, RequestRecord } from '../observe/request-record.js';
+import { BatchedObservers } from '../observe/batched-observers.js';
 import { RequestRouter } from '../routing/request-router.js';
 import { Exchange, hasBody, type ExchangeOwner } from './exchange.js';
 import { requestIds } from './request-id.js';
@@ -65,10 +66,13 @@ export class ProxyServer implements ExchangeOwner {
   private readonly forward: ForwardContext;
   /** Open Upgrade (WebSocket) tunnels: drain calls `closePool`, shutdown `closeAll`. */
   readonly tunnels: UpgradeTunnels;
+  /** The observers, handed each loop turn's finished requests together. */
+  private readonly observers: BatchedObservers;
 
   constructor(options: ProxyServerOptions) {
     this.options = options;
     this.retryAttempts = options.retryAttempts;
+    this.observers = new BatchedObservers(options.observers);
     this.preview = options.preview === true;
     this.dropHeader = options.overrideHeader?.toLowerCase();
     this.forward = { requestId: '', clientIp: '', proto: 'http', host: undefined, drop: this.dropHeader };
@@ -177,7 +181,7 @@ export class ProxyServer implements ExchangeOwner {
 
   private notify(record: RequestRecord): void {
     if (this.preview) record.listener = 'preview';
-    for (const observer of this.options.observers) observer.requestFinished(record);
+    this.observers.requestFinished(record);
   }
 }
 

@@ -50,3 +50,4 @@ t.test('jsonString escapes what JSON needs and leaves the rest', async (t) => {
   t.equal(JSON.parse(lone).url, '/\ud800', 'a lone surrogate survives, escaped');
   t.equal(accessLine(records[0]!, '', '').endsWith('"msg":"request"}\n'), true, 'one line, newline-terminated');
 });
+

@@ -10,7 +10,8 @@ t.test('access lines: same time format as pino isoTime, one JSON line per reques
   const log = new AccessLog(createLogger('info', sink));
   const before = pino.stdTimeFunctions.isoTime();
   for (let i = 0; i < 3; i++) log.requestFinished({ reqId: `r${i}`, method: 'GET', url: '/"q"', status: 200, ms: 1.5, pool: 'blue', version: 'v1', target: 'http://t', retries: 0, bytes: 2 });
-  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve)); // access lines: end of the loop turn
+  await new Promise((resolve) => setImmediate(resolve)); // the Writable's own write
   t.equal(lines.length, 3);
   for (const [i, line] of lines.entries()) {
     const parsed = JSON.parse(line);
