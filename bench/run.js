@@ -1,22 +1,31 @@
 // `npm run bench`: Switchyard beside the proxies users would pick instead, in one run, on one
 // upstream, with one load generator. Each proxy runs in its own process. Prints a table and
-// writes bench/results/latest.json. Only ratios from one run mean anything on a shared box.
+// writes bench/results/latest.json. Only ratios from one run mean anything on a shared box, so
+// every proxy runs at once and the load visits them in turn, round after round: a slow spell of
+// the machine then falls on all rows alike. Besides req/s, each row reports the proxy process's
+// CPU time per request (from /proc), the steadiest measure on a shared machine.
 //
-//   BENCH_SECONDS=5 BENCH_CONNECTIONS=64 npm run bench
+//   BENCH_SECONDS=2 BENCH_ROUNDS=5 BENCH_CONNECTIONS=64 npm run bench
+//
+// Each figure is the median of the rounds: a round that a neighbour's burst slowed down does
+// not drag a row down.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { freePort, waitForPort, waitForUrl } from './lib.js';
+import { paced } from './paced.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+/** Seconds of load per row per round. */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const FIXED_RATE = Number(process.env.BENCH_RATE ?? 2000);
 /** A smoke run (part of `npm test`): a few hundred requests a row, to prove every row works. */
 const SMOKE = process.env.BENCH_SMOKE === '1';
+const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS ?? 5);
 const SMOKE_REQUESTS = 300;
 const OUT = process.env.BENCH_OUT ?? join(root, 'bench/results/latest.json');
 const work = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
@@ -162,6 +171,7 @@ async function load(url, { connections = CONNECTIONS, seconds = SECONDS } = {}) 
     const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
     const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
     return {
+      requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
       rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
       p50: msOf(line('50%')),
       p99: msOf(line('99%')),
@@ -170,14 +180,28 @@ async function load(url, { connections = CONNECTIONS, seconds = SECONDS } = {}) 
     };
   }
   const result = await autocannon({ url, connections, ...(SMOKE ? { amount: SMOKE_REQUESTS } : { duration: seconds }) });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, bytesPerSec: result.throughput.average, errors: result.errors + result.non2xx };
+  return { requests: result.requests.total, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, bytesPerSec: result.throughput.average, errors: result.errors + result.non2xx };
 }
 
-/** Latency at a fixed request rate (autocannon paces; wrk cannot). */
-async function fixedRate(url) {
-  const result = await autocannon({ url, connections: 16, overallRate: FIXED_RATE, ...(SMOKE ? { amount: SMOKE_REQUESTS } : { duration: SECONDS }) });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx };
+/** Latency at a fixed request rate, to the microsecond (bench/paced.js). */
+function fixedRate(url) {
+  return paced(url, { rate: FIXED_RATE, ...(SMOKE ? { amount: SMOKE_REQUESTS } : { seconds: SECONDS }) });
 }
+
+/** User + system CPU seconds a process has used so far; null where /proc is missing. */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: 100 a second on Linux
+  } catch {
+    return null;
+  }
+}
+
+const median = (values) => {
+  const sorted = values.filter((value) => value !== null).sort((a, b) => a - b);
+  return sorted.length === 0 ? null : sorted[Math.floor((sorted.length - 1) / 2)];
+};
 
 // --- the run ---
 
@@ -194,23 +218,50 @@ const rows = [
   { name: 'haproxy', start: () => startHaproxy(u1), missing: !has('haproxy') },
 ];
 
-console.log(`upstream: ${upstream.kind} · load: ${LOADER}, ${CONNECTIONS} keep-alive connections, ${SECONDS} s a run · fixed rate ${FIXED_RATE} req/s (autocannon)`);
+console.log(`upstream: ${upstream.kind} · load: ${LOADER}, ${CONNECTIONS} keep-alive connections, ${ROUNDS} round(s) of ${SECONDS} s a row · fixed rate ${FIXED_RATE} req/s`);
+// Every proxy starts first and stays up; the load then visits them in turn.
+const live = [];
+for (const row of rows) {
+  if (row.missing) continue;
+  const peer = await row.start();
+  live.push({ row, peer, base: `http://127.0.0.1:${peer.port}`, runs: [] });
+  if (!SMOKE) await load(`${live.at(-1).base}/`, { seconds: 2 }); // warm-up: JIT, connection pools
+}
+for (let round = 0; round < ROUNDS; round++) {
+  // Alternate the order so no row always follows the same neighbour.
+  for (const entry of round % 2 === 0 ? live : [...live].reverse()) {
+    const pid = entry.peer.child?.pid;
+    const before = pid === undefined ? null : cpuSeconds(pid);
+    const run = await load(`${entry.base}/`);
+    const after = pid === undefined ? null : cpuSeconds(pid);
+    run.cpuUsPerRequest = before !== null && after !== null && run.requests > 0 ? ((after - before) * 1e6) / run.requests : null;
+    entry.runs.push(run);
+  }
+}
 const results = [];
 for (const row of rows) {
-  if (row.missing) {
+  const entry = live.find((candidate) => candidate.row === row);
+  if (entry === undefined) {
     results.push({ name: row.name, missing: true });
     console.log(`  ${row.name}: not installed`);
     continue;
   }
-  const peer = await row.start();
-  const base = `http://127.0.0.1:${peer.port}`;
-  if (!SMOKE) await load(`${base}/`, { seconds: 1 }); // warm-up: JIT, connection pools
-  const full = await load(`${base}/`);
-  const paced = await fixedRate(`${base}/`);
-  const big = await load(`${base}/big`, { connections: 16 });
-  if (peer.child) await stop(peer.child);
-  results.push({ name: row.name, rps: full.rps, p50: full.p50, p99: full.p99, errors: full.errors, fixed: paced, bigMBps: big.bytesPerSec / 1024 ** 2 });
-  console.log(`  ${row.name}: ${Math.round(full.rps)} req/s`);
+  const fixed = await fixedRate(`${entry.base}/`);
+  const big = await load(`${entry.base}/big`, { connections: 16 });
+  if (entry.peer.child) await stop(entry.peer.child);
+  const result = {
+    name: row.name,
+    rps: median(entry.runs.map((run) => run.rps)),
+    p50: median(entry.runs.map((run) => run.p50)),
+    p99: median(entry.runs.map((run) => run.p99)),
+    cpuUsPerRequest: median(entry.runs.map((run) => run.cpuUsPerRequest)),
+    errors: entry.runs.reduce((sum, run) => sum + run.errors, 0),
+    fixed,
+    bigMBps: big.bytesPerSec / 1024 ** 2,
+    rounds: entry.runs.map((run) => Math.round(run.rps)),
+  };
+  results.push(result);
+  console.log(`  ${row.name}: ${Math.round(result.rps)} req/s (rounds: ${result.rounds.join(', ')})`);
 }
 await stop(upstream.child);
 
@@ -219,15 +270,15 @@ const nhp = find('node-http-proxy');
 const nginx = find('nginx');
 const direct = find('direct');
 const fmt = (value, digits = 2) => (value === null || value === undefined ? '-' : Number(value).toFixed(digits));
-const header = ['proxy', 'req/s', 'p50 ms', 'p99 ms', '×nhp', '×nginx', `+p50@${FIXED_RATE}`, `+p99@${FIXED_RATE}`, '1MiB MB/s', 'errors'];
+const header = ['proxy', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', '×nhp', '×nginx', `+p50@${FIXED_RATE} ms`, `+p99@${FIXED_RATE} ms`, '1MiB MB/s', 'errors'];
 const table = results.map((result) => result.missing ? [result.name, 'not installed', ...header.slice(2).map(() => '')] : [
   result.name,
   String(Math.round(result.rps)),
-  fmt(result.p50), fmt(result.p99),
+  fmt(result.p50), fmt(result.p99), fmt(result.cpuUsPerRequest, 1),
   nhp ? fmt(result.rps / nhp.rps) : '-',
   nginx ? fmt(result.rps / nginx.rps) : '-',
-  result === direct ? '0' : fmt(result.fixed.p50 - direct.fixed.p50),
-  result === direct ? '0' : fmt(result.fixed.p99 - direct.fixed.p99),
+  result === direct ? '0' : fmt(result.fixed.p50 - direct.fixed.p50, 3),
+  result === direct ? '0' : fmt(result.fixed.p99 - direct.fixed.p99, 3),
   fmt(result.bigMBps, 0),
   String(result.errors + result.fixed.errors),
 ]);
@@ -236,11 +287,14 @@ const line = (cells) => `| ${cells.map((cell, column) => cell.padEnd(widths[colu
 console.log(`\n${line(header)}\n| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |\n${table.map(line).join('\n')}`);
 const floor = find('bare undici');
 const sy = find('switchyard (default');
-if (floor && sy) console.log(`\nswitchyard default / bare undici dispatch: ${fmt(sy.rps / floor.rps)} (p99 ${fmt(sy.p99 / floor.p99)}×)`);
+if (floor && sy) {
+  const cpu = sy.cpuUsPerRequest && floor.cpuUsPerRequest ? `, CPU per request ${fmt(sy.cpuUsPerRequest / floor.cpuUsPerRequest)}×` : '';
+  console.log(`\nswitchyard default / bare undici dispatch: ${fmt(sy.rps / floor.rps)}× req/s (p99 ${fmt(sy.p99 / floor.p99)}×${cpu})`);
+}
 
 mkdirSync(dirname(OUT), { recursive: true });
 writeFileSync(OUT, `${JSON.stringify({
-  at: new Date().toISOString(), smoke: SMOKE, upstream: upstream.kind, loader: LOADER, seconds: SECONDS, connections: CONNECTIONS, fixedRate: FIXED_RATE,
+  at: new Date().toISOString(), smoke: SMOKE, upstream: upstream.kind, loader: LOADER, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, fixedRate: FIXED_RATE,
   node: process.version, results,
 }, null, 2)}\n`);
 console.log(`written: ${OUT}`);

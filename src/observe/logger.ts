@@ -30,19 +30,21 @@ type SonicBoom = ReturnType<typeof pino.destination>;
 
 /** Bytes gathered before they are handed on at once. */
 const BATCH_BYTES = 64 * 1024;
+/** A batch's buffer: room past BATCH_BYTES for the line that fills it. */
+const BUFFER_BYTES = BATCH_BYTES + 16 * 1024;
 /** The longest a line waits for its batch to fill: startup and error lines still show up promptly. */
 const BATCH_MS = 50;
 
 /**
- * Gathers log lines as UTF-8 bytes in one buffer and hands them to sonic-boom (in its buffer
- * mode) every BATCH_BYTES bytes or BATCH_MS: one write(2) per batch, and no string kept or
+ * Gathers log lines as UTF-8 bytes in a buffer and hands the buffer to sonic-boom (in its
+ * buffer mode) every BATCH_BYTES bytes or BATCH_MS: one write(2) per batch, and no string kept or
  * joined per line (sonic-boom's string mode re-measures its growing pending string on every
  * call). Lines wait at most BATCH_MS; `flush`, `flushSync` and process exit hand over whatever
  * is pending.
  */
 export class LineBatcher implements DestinationStream {
   private readonly target: SonicBoom;
-  private buffer = Buffer.allocUnsafe(2 * BATCH_BYTES);
+  private buffer = Buffer.allocUnsafeSlow(BUFFER_BYTES);
   private used = 0;
   private scheduled = false;
   private readonly drainSoon = (): void => {
@@ -83,11 +85,11 @@ export class LineBatcher implements DestinationStream {
     this.target.flushSync();
   }
 
-  /** Hands the pending bytes to sonic-boom (which writes them asynchronously) as a copy: the buffer is reused. */
+  /** Hands the pending bytes to sonic-boom (which writes them asynchronously); the next batch gets a new buffer. */
   drain(): void {
     if (this.used === 0) return;
-    const batch = Buffer.allocUnsafe(this.used);
-    this.buffer.copy(batch, 0, 0, this.used);
+    const batch = this.buffer.subarray(0, this.used);
+    this.buffer = Buffer.allocUnsafeSlow(BUFFER_BYTES);
     this.used = 0;
     pending.delete(this);
     // sonic-boom's buffer mode takes Buffers; its typings know only strings.

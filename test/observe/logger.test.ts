@@ -45,3 +45,23 @@ t.test('LineBatcher: lines reach the file whole and in order, by size, by timer,
   t.equal(JSON.parse(lines.at(-1)!).i, 500, 'logger.flush hands over pending lines without waiting for the batch timer');
   sonic.end();
 });
+
+t.test('LineBatcher: a line longer than a batch buffer goes out whole, after the lines before it', async (t) => {
+  const { mkdtempSync, readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { LineBatcher } = await import('../../src/observe/logger.js');
+  const file = join(mkdtempSync(join(tmpdir(), 'sy-log-')), 'out.log');
+  const sonic = pino.destination({ dest: file, sync: false, contentMode: 'buffer' });
+  await new Promise((resolve) => sonic.once('ready', resolve));
+  const logger = pino({ base: null }, new LineBatcher(sonic));
+  logger.info({ i: 0 }, 'short');
+  logger.info({ i: 1 }, 'é'.repeat(100_000));
+  logger.info({ i: 2 }, 'short');
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  for (let tries = 0; tries < 50 && !readFileSync(file, 'utf8').includes('"i":2'); tries++) await new Promise((resolve) => setTimeout(resolve, 10));
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  t.same(lines.map((line) => line.i), [0, 1, 2]);
+  t.equal(lines[1].msg.length, 100_000, 'the long line intact');
+  sonic.end();
+});
