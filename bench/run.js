@@ -224,7 +224,7 @@ const live = [];
 for (const row of rows) {
   if (row.missing) continue;
   const peer = await row.start();
-  live.push({ row, peer, base: `http://127.0.0.1:${peer.port}`, runs: [] });
+  live.push({ row, peer, base: `http://127.0.0.1:${peer.port}`, runs: [], fixed: [] });
   if (!SMOKE) await load(`${live.at(-1).base}/`, { seconds: 2 }); // warm-up: JIT, connection pools
 }
 for (let round = 0; round < ROUNDS; round++) {
@@ -236,6 +236,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const after = pid === undefined ? null : cpuSeconds(pid);
     run.cpuUsPerRequest = before !== null && after !== null && run.requests > 0 ? ((after - before) * 1e6) / run.requests : null;
     entry.runs.push(run);
+    entry.fixed.push(await fixedRate(`${entry.base}/`));
   }
 }
 const results = [];
@@ -246,7 +247,12 @@ for (const row of rows) {
     console.log(`  ${row.name}: not installed`);
     continue;
   }
-  const fixed = await fixedRate(`${entry.base}/`);
+  const fixed = {
+    rps: median(entry.fixed.map((run) => run.rps)),
+    p50: median(entry.fixed.map((run) => run.p50)),
+    p99: median(entry.fixed.map((run) => run.p99)),
+    errors: entry.fixed.reduce((sum, run) => sum + run.errors, 0),
+  };
   const big = await load(`${entry.base}/big`, { connections: 16 });
   if (entry.peer.child) await stop(entry.peer.child);
   const result = {
