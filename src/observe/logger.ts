@@ -61,7 +61,11 @@ export class LineBatcher implements DestinationStream {
     // UTF-8 needs at most 3 bytes per UTF-16 unit: check before writing so a line is never cut.
     if (this.used + line.length * 3 > this.buffer.length) {
       this.drain();
-      if (line.length * 3 > this.buffer.length) return void this.target.write(Buffer.from(line) as unknown as string);
+      if (line.length * 3 > this.buffer.length) {
+        this.target.write(Buffer.from(line) as unknown as string);
+        if (exiting) this.drainSync();
+        return;
+      }
     }
     if (this.used === 0) pending.add(this);
     this.used += this.buffer.write(line, this.used, 'utf8');
