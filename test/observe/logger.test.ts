@@ -1,8 +1,11 @@
 // The logger's own timestamp function must write exactly what pino's isoTime writes.
 import t from 'tap';
 import { Writable } from 'node:stream';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { pino } from 'pino';
-import { AccessLog, createLogger } from '../../src/observe/logger.js';
+import { AccessLog, LineBatcher, createLogger } from '../../src/observe/logger.js';
 
 t.test('access lines: same time format as pino isoTime, one JSON line per request', async (t) => {
   const lines: string[] = [];
@@ -22,46 +25,41 @@ t.test('access lines: same time format as pino isoTime, one JSON line per reques
   }
 });
 
-t.test('LineBatcher: lines reach the file whole and in order, by size, by timer, and on flush', async (t) => {
-  const { mkdtempSync, readFileSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const { tmpdir } = await import('node:os');
-  const { LineBatcher } = await import('../../src/observe/logger.js');
-  const file = join(mkdtempSync(join(tmpdir(), 'sy-log-')), 'out.log');
-  const sonic = pino.destination({ dest: file, sync: false, contentMode: 'buffer' });
-  await new Promise((resolve) => sonic.once('ready', resolve));
-  const batcher = new LineBatcher(sonic);
-  const logger = pino({ base: null }, batcher);
-  for (let i = 0; i < 500; i++) logger.info({ i }, 'x'.repeat(50));
-  await new Promise((resolve) => setTimeout(resolve, 120)); // the timer hands over the tail
-  await new Promise<void>((resolve) => sonic.flush(() => resolve()));
-  let lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  t.same(lines.map((line) => JSON.parse(line).i), [...Array(500).keys()], 'every line, in order, unbroken');
-  logger.info({ i: 500 }, 'last');
-  await new Promise<void>((resolve) => logger.flush(() => resolve()));
-  // sonic-boom (minLength 0) answers flush at once and writes asynchronously: wait for the write.
-  for (let tries = 0; tries < 50 && !readFileSync(file, 'utf8').includes('"i":500'); tries++) await new Promise((resolve) => setTimeout(resolve, 10));
-  lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  t.equal(JSON.parse(lines.at(-1)!).i, 500, 'logger.flush hands over pending lines without waiting for the batch timer');
-  sonic.end();
-});
-
-t.test('LineBatcher: a line longer than a batch buffer goes out whole, after the lines before it', async (t) => {
-  const { mkdtempSync, readFileSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const { tmpdir } = await import('node:os');
-  const { LineBatcher } = await import('../../src/observe/logger.js');
+/** A pino logger writing through a LineBatcher into a sonic-boom file, as createLogger wires stdout. */
+async function batchedFileLogger() {
   const file = join(mkdtempSync(join(tmpdir(), 'sy-log-')), 'out.log');
   const sonic = pino.destination({ dest: file, sync: false, contentMode: 'buffer' });
   await new Promise((resolve) => sonic.once('ready', resolve));
   const logger = pino({ base: null }, new LineBatcher(sonic));
+  /** The file's lines, parsed, once `text` is in it (sonic-boom writes asynchronously). */
+  const linesOnceWritten = async (text: string) => {
+    for (let tries = 0; tries < 50 && !readFileSync(file, 'utf8').includes(text); tries++) await new Promise((resolve) => setTimeout(resolve, 10));
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { i: number; msg: string });
+  };
+  return { sonic, logger, linesOnceWritten };
+}
+
+t.test('LineBatcher: lines reach the file whole and in order, by size, by timer, and on flush', async (t) => {
+  const { sonic, logger, linesOnceWritten } = await batchedFileLogger();
+  for (let i = 0; i < 500; i++) logger.info({ i }, 'x'.repeat(50));
+  await new Promise((resolve) => setTimeout(resolve, 120)); // the timer hands over the tail
+  await new Promise<void>((resolve) => sonic.flush(() => resolve()));
+  t.same((await linesOnceWritten('"i":499')).map((line) => line.i), [...Array(500).keys()], 'every line, in order, unbroken');
+  logger.info({ i: 500 }, 'last');
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  // sonic-boom (minLength 0) answers flush at once and writes asynchronously: wait for the write.
+  t.equal((await linesOnceWritten('"i":500')).at(-1)!.i, 500, 'logger.flush hands over pending lines without waiting for the batch timer');
+  sonic.end();
+});
+
+t.test('LineBatcher: a line longer than a batch buffer goes out whole, after the lines before it', async (t) => {
+  const { sonic, logger, linesOnceWritten } = await batchedFileLogger();
   logger.info({ i: 0 }, 'short');
   logger.info({ i: 1 }, 'é'.repeat(100_000));
   logger.info({ i: 2 }, 'short');
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
-  for (let tries = 0; tries < 50 && !readFileSync(file, 'utf8').includes('"i":2'); tries++) await new Promise((resolve) => setTimeout(resolve, 10));
-  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  const lines = await linesOnceWritten('"i":2');
   t.same(lines.map((line) => line.i), [0, 1, 2]);
-  t.equal(lines[1].msg.length, 100_000, 'the long line intact');
+  t.equal(lines[1]!.msg.length, 100_000, 'the long line intact');
   sonic.end();
 });
