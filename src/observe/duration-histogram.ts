@@ -17,7 +17,7 @@ export class DurationSeries {
 
   observe(seconds: number): void {
     const bounds = this.bounds;
-    // Most answers fall in the first few buckets: a forward scan beats a binary search here.
+    // Fifteen buckets and most answers in the first few: a forward scan is enough.
     let index = 0;
     while (index < bounds.length && seconds > bounds[index]!) index++;
     if (index < bounds.length) this.buckets[index]! += 1;
