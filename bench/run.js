@@ -5,10 +5,12 @@
 // the machine then falls on all rows alike. Besides req/s, each row reports the proxy process's
 // CPU time per request (from /proc), the steadiest measure on a shared machine.
 //
-//   BENCH_SECONDS=2 BENCH_ROUNDS=5 BENCH_CONNECTIONS=64 npm run bench
+//   BENCH_SECONDS=2 BENCH_ROUNDS=7 BENCH_CONNECTIONS=64 npm run bench
 //
 // Each figure is the median of the rounds: a round that a neighbour's burst slowed down does
-// not drag a row down.
+// not drag a row down. Switchyard's ratios to the bare undici proxy are taken round by round
+// (the two rows run back to back) and the median of those is reported: a slow spell then
+// cancels out of each ratio instead of landing on one row's median and not the other's.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +27,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const FIXED_RATE = Number(process.env.BENCH_RATE ?? 2000);
 /** A smoke run (part of `npm test`): a few hundred requests a row, to prove every row works. */
 const SMOKE = process.env.BENCH_SMOKE === '1';
-const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS ?? 7);
 const SMOKE_REQUESTS = 300;
 const OUT = process.env.BENCH_OUT ?? join(root, 'bench/results/latest.json');
 const work = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
@@ -203,6 +205,28 @@ const median = (values) => {
   return sorted.length === 0 ? null : sorted[Math.floor((sorted.length - 1) / 2)];
 };
 
+/**
+ * Switchyard against the floor, round by round: the two rows ran back to back in each round,
+ * so each ratio compares like with like. `addedP99Ms` (and the floor's) is the p99 added over
+ * direct at the fixed rate, direct measured in the same round.
+ */
+function pairedRatios(sy, floor) {
+  const direct = live.find((entry) => entry.row.name === 'direct');
+  const rounds = (of) => sy.runs.map((_, round) => of(round)).filter((value) => value !== null && Number.isFinite(value));
+  const ratio = (of) => {
+    const values = rounds(of);
+    return { median: median(values), rounds: values };
+  };
+  return {
+    rps: ratio((round) => sy.runs[round].rps / floor.runs[round].rps),
+    cpu: ratio((round) => sy.runs[round].cpuUsPerRequest === null || floor.runs[round].cpuUsPerRequest === null ? null
+      : sy.runs[round].cpuUsPerRequest / floor.runs[round].cpuUsPerRequest),
+    p99: ratio((round) => sy.runs[round].p99 / floor.runs[round].p99),
+    addedP99Ms: ratio((round) => sy.fixed[round].p99 - direct.fixed[round].p99),
+    floorAddedP99Ms: ratio((round) => floor.fixed[round].p99 - direct.fixed[round].p99),
+  };
+}
+
 // --- the run ---
 
 const upstream = await startUpstream();
@@ -210,8 +234,9 @@ const [u1] = upstream.ports;
 const rows = [
   { name: 'direct', start: async () => ({ port: u1, child: null }) },
   { name: 'switchyard (default: access log, metrics, health checks, 90/10)', start: () => startSwitchyard(upstream.ports, { access: true }) },
-  { name: 'switchyard, access log off', start: () => startSwitchyard(upstream.ports, { access: false }) },
+  // The floor sits between the two Switchyard rows: each round measures them back to back.
   { name: 'bare undici dispatch proxy', start: () => startNodePeer('undici-dispatch.js', u1) },
+  { name: 'switchyard, access log off', start: () => startSwitchyard(upstream.ports, { access: false }) },
   { name: 'node-http-proxy (keep-alive agent)', start: () => startNodePeer('node-http-proxy.js', u1) },
   { name: '@fastify/http-proxy', start: () => startNodePeer('fastify-http-proxy.js', u1) },
   { name: 'nginx', start: () => startNginxProxy(u1), missing: !has('nginx') },
@@ -292,16 +317,22 @@ const widths = header.map((_, column) => Math.max(header[column].length, ...tabl
 const line = (cells) => `| ${cells.map((cell, column) => cell.padEnd(widths[column])).join(' | ')} |`;
 console.log(`\n${line(header)}\n| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |\n${table.map(line).join('\n')}`);
 const floor = find('bare undici');
+let summary = {};
 const sy = find('switchyard (default');
 if (floor && sy) {
-  const cpu = sy.cpuUsPerRequest && floor.cpuUsPerRequest ? `, CPU per request ${fmt(sy.cpuUsPerRequest / floor.cpuUsPerRequest)}×` : '';
-  console.log(`\nswitchyard default / bare undici dispatch: ${fmt(sy.rps / floor.rps)}× req/s (p99 ${fmt(sy.p99 / floor.p99)}×${cpu})`);
+  const pair = pairedRatios(live.find((entry) => entry.row.name === sy.name), live.find((entry) => entry.row.name === floor.name));
+  const show = (label, ratio, unit = '×') => ratio.median === null ? '' : `${label} ${fmt(ratio.median)}${unit} (rounds ${ratio.rounds.map((value) => fmt(value)).join(', ')})`;
+  console.log(`\nswitchyard default / bare undici dispatch, per round, median:\n  ${[
+    show('req/s', pair.rps), show('CPU per request', pair.cpu), show('p99 @64', pair.p99),
+    show(`p99 added @${FIXED_RATE} req/s, switchyard`, pair.addedP99Ms, ' ms'), show(`p99 added @${FIXED_RATE} req/s, bare`, pair.floorAddedP99Ms, ' ms'),
+  ].filter((text) => text !== '').join('\n  ')}`);
+  summary = { switchyardVsBare: pair };
 }
 
 mkdirSync(dirname(OUT), { recursive: true });
 writeFileSync(OUT, `${JSON.stringify({
   at: new Date().toISOString(), smoke: SMOKE, upstream: upstream.kind, loader: LOADER, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, fixedRate: FIXED_RATE,
-  node: process.version, results,
+  node: process.version, ...summary, results,
 }, null, 2)}\n`);
 console.log(`written: ${OUT}`);
 process.exit(0);

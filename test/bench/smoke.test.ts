@@ -31,4 +31,10 @@ t.test('npm run bench, smoke mode', async (t) => {
     t.equal((row.errors ?? 0) + (row.fixed?.errors ?? 0), 0, `${row.name}: no errors`);
   }
   t.match(output, /\| proxy\s+\| req\/s/, 'prints the table');
+  const pair = (report as unknown as { switchyardVsBare?: Record<string, { median: number | null; rounds: number[] }> }).switchyardVsBare;
+  for (const key of ['rps', 'cpu', 'p99', 'addedP99Ms', 'floorAddedP99Ms']) {
+    t.equal(pair?.[key]?.rounds.length, 1, `per-round ${key} against the bare proxy, one round in smoke mode`);
+    t.equal(typeof pair?.[key]?.median, 'number', `median ${key}`);
+  }
+  t.match(output, /switchyard default \/ bare undici dispatch, per round, median:\n {2}req\/s [\d.]+×/, 'prints the paired ratios');
 });
