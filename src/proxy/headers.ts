@@ -129,6 +129,12 @@ export function downstreamResponseHeaders(raw: readonly Buffer[], extra: readonl
   return out;
 }
 
+/** The client's address as X-Forwarded-For names it: an IPv4 client on a dual-stack listener without its `::ffff:` prefix. */
+export function clientAddress(remoteAddress: string | undefined): string {
+  const address = remoteAddress ?? '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
 /** The client's request id when it sent a sane one. */
 export function incomingRequestId(raw: readonly string[]): string | undefined {
   for (let i = 0; i < raw.length; i += 2) {

@@ -11,7 +11,7 @@ import { BatchedObservers } from '../observe/batched-observers.js';
 import { RequestRouter } from '../routing/request-router.js';
 import { Exchange, hasBody, type ExchangeOwner } from './exchange.js';
 import { requestIds } from './request-id.js';
-import { incomingRequestId, upstreamRequestHeaders, type ForwardContext } from './headers.js';
+import { clientAddress, incomingRequestId, upstreamRequestHeaders, type ForwardContext } from './headers.js';
 import { UpgradeTunnels } from './upgrade-tunnel.js';
 
 export interface ProxyServerOptions {
@@ -127,7 +127,7 @@ export class ProxyServer implements ExchangeOwner {
     if (pool === undefined || target === undefined) return this.unavailable(req, res, pool, requestId, startedAt);
     const context = this.forward;
     context.requestId = requestId;
-    context.clientIp = clientIp(req);
+    context.clientIp = clientAddress(req.socket.remoteAddress);
     context.host = req.headers.host;
     const headers = upstreamRequestHeaders(rawHeaders, context);
     const extras = this.decorated ? this.responseExtras(pool, setCookie) : null;
@@ -188,11 +188,6 @@ export class ProxyServer implements ExchangeOwner {
 interface PoolExtras {
   plain: readonly string[] | null;
   withCookie: readonly string[] | null;
-}
-
-function clientIp(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
 function roundMs(ms: number): number {

@@ -1,6 +1,6 @@
 // Pure unit tests for the header rewriting functions (no sockets).
 import t from 'tap';
-import { VIA, downstreamResponseHeaders, incomingRequestId, upstreamRequestHeaders, type ForwardContext } from '../../src/proxy/headers.js';
+import { VIA, clientAddress, downstreamResponseHeaders, incomingRequestId, upstreamRequestHeaders, type ForwardContext } from '../../src/proxy/headers.js';
 
 const context: ForwardContext = { requestId: 'rid-1', clientIp: '192.0.2.10', proto: 'http', host: 'shop.example' };
 
@@ -134,4 +134,11 @@ t.test('Connection-listed names: the rare second pass keeps order and drops list
   const response = downstreamResponseHeaders(['Connection', 'close, X-Internal', 'X-Internal', 'secret', 'Content-Type', 'text/plain', 'close', 'x']
     .map((item) => Buffer.from(item, 'latin1')), ['x-switchyard-pool', 'blue']);
   t.same(response, ['Content-Type', 'text/plain', 'x-switchyard-pool', 'blue'], 'response side: listed names dropped, extras appended');
+});
+
+t.test('clientAddress: the IPv4-mapped prefix of a dual-stack listener is dropped, other addresses kept', async (t) => {
+  t.equal(clientAddress('::ffff:192.0.2.7'), '192.0.2.7');
+  t.equal(clientAddress('192.0.2.7'), '192.0.2.7');
+  t.equal(clientAddress('2001:db8::1'), '2001:db8::1');
+  t.equal(clientAddress(undefined), '', 'a socket already closed has no address');
 });
