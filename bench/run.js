@@ -323,7 +323,7 @@ if (floor && sy) {
   const pair = pairedRatios(live.find((entry) => entry.row.name === sy.name), live.find((entry) => entry.row.name === floor.name));
   const show = (label, ratio, unit = '×') => ratio.median === null ? '' : `${label} ${fmt(ratio.median)}${unit} (rounds ${ratio.rounds.map((value) => fmt(value)).join(', ')})`;
   console.log(`\nswitchyard default / bare undici dispatch, per round, median:\n  ${[
-    show('req/s', pair.rps), show('CPU per request', pair.cpu), show('p99 @64', pair.p99),
+    show('req/s', pair.rps), show('CPU per request', pair.cpu), show(`p99 @${CONNECTIONS} connections`, pair.p99),
     show(`p99 added @${FIXED_RATE} req/s, switchyard`, pair.addedP99Ms, ' ms'), show(`p99 added @${FIXED_RATE} req/s, bare`, pair.floorAddedP99Ms, ' ms'),
   ].filter((text) => text !== '').join('\n  ')}`);
   summary = { switchyardVsBare: pair };
