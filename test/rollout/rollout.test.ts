@@ -59,8 +59,14 @@ t.test('a rollout against a healthy canary passes every step and completes', asy
     return rollout.phase === 'completed' ? rollout : undefined;
   }, { timeoutMs: 10_000, intervalMs: 50 });
   await load.stop();
-  t.same(done.history.map((verdict: { verdict: string; weight: number }) => [verdict.weight, verdict.verdict]), [[10, 'pass'], [50, 'pass'], [100, 'pass']]);
-  t.ok(done.history.every((verdict: { window: { requests: number } }) => verdict.window.requests >= 5), 'each verdict judged real traffic');
+  type Verdict = { verdict: string; weight: number; reason: string; window: { requests: number } };
+  // A slow spell of the machine can leave a window short of minRequests: the step then holds
+  // (and says so) before it passes, which is the rule working, not a failure.
+  const holds = done.history.filter((verdict: Verdict) => verdict.verdict === 'hold');
+  t.ok(holds.every((verdict: Verdict) => /only \d+ requests in the window/.test(verdict.reason)), 'a hold only for too few requests');
+  const judged = done.history.filter((verdict: Verdict) => verdict.verdict !== 'hold');
+  t.same(judged.map((verdict: Verdict) => [verdict.weight, verdict.verdict]), [[10, 'pass'], [50, 'pass'], [100, 'pass']]);
+  t.ok(judged.every((verdict: Verdict) => verdict.window.requests >= 5), 'each pass judged real traffic');
   t.same(proxy.switchyard.control.current.weights, { blue: 0, green: 100 });
   t.equal(load.byPool.blue!.failed + load.byPool.green!.failed, 0);
   const events = (await admin(proxy, 'GET', '/events')).body.events.map((event: { kind: string }) => event.kind);
