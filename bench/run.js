@@ -3,7 +3,7 @@
 // writes bench/results/latest.json. Only ratios from one run mean anything on a shared box, so
 // every proxy runs at once and the load visits them in turn, round after round: a slow spell of
 // the machine then falls on all rows alike. Besides req/s, each row reports the proxy process's
-// CPU time per request (from /proc), the steadiest measure on a shared machine.
+// CPU time per request (from /proc).
 //
 //   BENCH_SECONDS=2 BENCH_ROUNDS=7 BENCH_CONNECTIONS=64 npm run bench
 //
