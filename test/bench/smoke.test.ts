@@ -19,7 +19,11 @@ t.test('npm run bench, smoke mode', async (t) => {
   child.stderr.on('data', (chunk: Buffer) => void (output += chunk));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   t.equal(code, 0, output);
-  const report = JSON.parse(readFileSync(out, 'utf8')) as { smoke: boolean; results: Array<{ name: string; missing?: boolean; rps?: number; errors?: number; fixed?: { errors: number } }> };
+  const report = JSON.parse(readFileSync(out, 'utf8')) as {
+    smoke: boolean;
+    results: Array<{ name: string; missing?: boolean; rps?: number; errors?: number; fixed?: { errors: number } }>;
+    switchyardVsBare?: Record<string, { median: number | null; rounds: number[] }>;
+  };
   t.equal(report.smoke, true);
   const names = report.results.map((row) => row.name);
   for (const expected of ['direct', 'switchyard (default', 'switchyard, access log off', 'bare undici', 'node-http-proxy', '@fastify/http-proxy', 'nginx', 'haproxy']) {
@@ -31,7 +35,7 @@ t.test('npm run bench, smoke mode', async (t) => {
     t.equal((row.errors ?? 0) + (row.fixed?.errors ?? 0), 0, `${row.name}: no errors`);
   }
   t.match(output, /\| proxy\s+\| req\/s/, 'prints the table');
-  const pair = (report as unknown as { switchyardVsBare?: Record<string, { median: number | null; rounds: number[] }> }).switchyardVsBare;
+  const pair = report.switchyardVsBare;
   for (const key of ['rps', 'cpu', 'p99', 'addedP99Ms', 'floorAddedP99Ms']) {
     t.equal(pair?.[key]?.rounds.length, 1, `per-round ${key} against the bare proxy, one round in smoke mode`);
     t.equal(typeof pair?.[key]?.median, 'number', `median ${key}`);
