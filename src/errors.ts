@@ -12,6 +12,7 @@ export const ERRORS = {
   NO_PREVIOUS: { status: 409, message: 'there is no previous routing to roll back to' },
   ROLLOUT_RUNNING: { status: 409, message: 'a rollout is running' },
   NO_ROLLOUT: { status: 409, message: 'no rollout is running' },
+  POOL_ALREADY_ACTIVE: { status: 409, message: 'the pool already has all the traffic; a rollout has nothing to do' },
   REVISION_MISMATCH: { status: 412, message: 'the routing state has changed since that revision' },
   STATE_UNAVAILABLE: { status: 503, message: 'the state store is unavailable' },
   INTERNAL: { status: 500, message: 'internal error' },

@@ -63,6 +63,19 @@ export const ConfigSchema = Type.Object(
     passive: block({ consecutiveFailures: positive(5), ejectMs: ms(30000) }),
     retries: block({ attempts: Type.Integer({ minimum: 0, maximum: 10, default: 2 }) }),
     timeouts: block({ connectMs: positive(2000), headersMs: positive(30000), keepAliveMs: positive(65000) }),
+    /** SPEC §10: bounds on what one client or one target can hold. */
+    limits: block({
+      /** A request head (request line + headers) larger than this → 431. */
+      maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1048576, default: 16384 }),
+      /** No request-body byte for this long → 408, the upstream request aborted. 0 = no limit. */
+      requestBodyIdleMs: ms(30000),
+      /** 0 = unlimited; a larger Content-Length → 413 before dispatch, a streamed overrun → cut. */
+      maxRequestBodyBytes: Type.Integer({ minimum: 0, default: 0 }),
+      /** Requests waiting for a connection to one target; beyond → 503 + Retry-After. */
+      maxPendingPerTarget: positive(1024),
+      /** Open connections (requests and tunnels) to one target. */
+      maxConnectionsPerTarget: positive(256),
+    }),
     drain: block({ timeoutMs: ms(30000) }),
     shutdown: block({ graceMs: ms(30000) }),
     state: block({
@@ -73,6 +86,8 @@ export const ConfigSchema = Type.Object(
       cluster: Type.Boolean({ default: false }),
       /** Passed to ioredis as they are: Sentinel (`sentinels`, `name`), TLS, password, ... */
       options: optional(Type.Record(Type.String(), Type.Unknown())),
+      /** SPEC §10: every state-store call has this deadline; a mutation past it is never applied. */
+      opTimeoutMs: positive(2000),
     }),
     log: block({
       level: Type.Union(

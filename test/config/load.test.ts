@@ -43,9 +43,10 @@ t.test('a file with only pools gets every default', async (t) => {
     passive: { consecutiveFailures: 5, ejectMs: 30000 },
     retries: { attempts: 2 },
     timeouts: { connectMs: 2000, headersMs: 30000, keepAliveMs: 65000 },
+    limits: { maxHeaderBytes: 16384, requestBodyIdleMs: 30000, maxRequestBodyBytes: 0, maxPendingPerTarget: 1024, maxConnectionsPerTarget: 256 },
     drain: { timeoutMs: 30000 },
     shutdown: { graceMs: 30000 },
-    state: { store: 'memory', url: 'redis://127.0.0.1:6379', prefix: 'switchyard:', cluster: false },
+    state: { store: 'memory', url: 'redis://127.0.0.1:6379', prefix: 'switchyard:', cluster: false, opTimeoutMs: 2000 },
     log: { level: 'info', access: true },
   });
   t.notOk('preview' in config, 'no preview listener unless configured');
@@ -118,7 +119,7 @@ log: { level: silent, access: false }
   t.strictSame(config.timeouts, { connectMs: 1, headersMs: 2, keepAliveMs: 3 });
   t.strictSame(config.drain, { timeoutMs: 0 });
   t.strictSame(config.shutdown, { graceMs: 10 });
-  t.strictSame(config.state, { store: 'redis', url: 'rediss://cache:6380', prefix: 'sy:', cluster: false });
+  t.strictSame(config.state, { store: 'redis', url: 'rediss://cache:6380', prefix: 'sy:', cluster: false, opTimeoutMs: 2000 });
   t.strictSame(config.log, { level: 'silent', access: false });
 });
 

@@ -21,9 +21,10 @@ function raw(change: (config: RawConfig) => void = () => {}): RawConfig {
     passive: { consecutiveFailures: 5, ejectMs: 30000 },
     retries: { attempts: 2 },
     timeouts: { connectMs: 2000, headersMs: 30000, keepAliveMs: 65000 },
+    limits: { maxHeaderBytes: 16384, requestBodyIdleMs: 30000, maxRequestBodyBytes: 0, maxPendingPerTarget: 1024, maxConnectionsPerTarget: 256 },
     drain: { timeoutMs: 30000 },
     shutdown: { graceMs: 30000 },
-    state: { store: 'memory', url: 'redis://127.0.0.1:6379', prefix: 'switchyard:', cluster: false },
+    state: { store: 'memory', url: 'redis://127.0.0.1:6379', prefix: 'switchyard:', cluster: false, opTimeoutMs: 2000 },
     log: { level: 'info', access: true },
   };
   change(config);
@@ -135,7 +136,7 @@ t.test('listeners may not share a port', async (t) => {
 });
 
 t.test('a redis store needs a redis URL', async (t) => {
-  const state = (store: 'memory' | 'redis', url: string) => semanticProblems(raw((c) => { c.state = { store, url, prefix: 'p:', cluster: false }; }));
+  const state = (store: 'memory' | 'redis', url: string) => semanticProblems(raw((c) => { c.state = { store, url, prefix: 'p:', cluster: false, opTimeoutMs: 2000 }; }));
   t.strictSame(state('redis', 'redis://127.0.0.1:6379'), []);
   t.strictSame(state('redis', 'rediss://cache.internal:6380/2'), []);
   t.strictSame(state('redis', 'http://127.0.0.1:6379'), ['state.url: not a redis:// or rediss:// URL (http://127.0.0.1:6379)']);
@@ -148,7 +149,7 @@ t.test('every problem is listed, not only the first', async (t) => {
     c.pools = { Blue: { targets: ['ftp://x'] }, green: { targets: ['http://127.0.0.1:4001', 'http://127.0.0.1:4001'] } };
     c.routing.initial = { blue: 100 };
     c.admin = { host: '0.0.0.0', port: 8080, token: '', metricsPublic: false };
-    c.state = { store: 'redis', url: 'nope', prefix: '', cluster: false };
+    c.state = { store: 'redis', url: 'nope', prefix: '', cluster: false, opTimeoutMs: 2000 };
   })), [
     'pools.Blue: pool name must match ^[a-z][a-z0-9-]{0,31}$',
     'pools.Blue.targets[0]: not an http or https URL (ftp://x)',
