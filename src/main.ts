@@ -93,7 +93,9 @@ export class Switchyard {
     this.configPath = options.configPath;
     this.logger = options.logger ?? createLogger(config.log.level, options.logDestination);
     this.store = options.store ?? createStore(config, this.logger);
-    this.pools = new PoolSet(config.pools, { connectMs: config.timeouts.connectMs, headersMs: config.timeouts.headersMs });
+    this.pools = new PoolSet(config.pools, {
+      connectMs: config.timeouts.connectMs, headersMs: config.timeouts.headersMs, connections: config.limits.maxConnectionsPerTarget,
+    });
     this.health = new ActiveHealthChecker(options.probe ?? httpProbe, (change) => this.healthChanged(change));
     this.ejector = new PassiveEjector(config.passive, (target) => this.pools.get(target.pool)?.targets ?? [], (event) => this.ejection(event));
     this.metrics = new Metrics({ pools: () => this.pools.pools, storeUp: () => this.store.up });
@@ -105,6 +107,7 @@ export class Switchyard {
       overrideAllow: config.routing.overrideAllow,
       retryAttempts: config.retries.attempts,
       keepAliveMs: config.timeouts.keepAliveMs,
+      limits: config.limits,
       connectMs: config.timeouts.connectMs,
       poolHeader: config.routing.poolHeader,
       observers: config.log.access ? [this.meter, this.metrics, this.rates, new AccessLog(this.logger)] : [this.meter, this.metrics, this.rates],
@@ -116,6 +119,7 @@ export class Switchyard {
       overrideHeader: config.routing.overrideHeader, // stripped, never honoured here
       retryAttempts: config.retries.attempts,
       keepAliveMs: config.timeouts.keepAliveMs,
+      limits: config.limits,
       connectMs: config.timeouts.connectMs,
       poolHeader: config.routing.poolHeader,
       // Not the rollout meter: preview traffic never judges a rollout.

@@ -1,6 +1,7 @@
 // The config file's shape: one TypeBox schema gives both the JSON schema that validates
 // the file and the TypeScript types the rest of the code uses. Defaults live here too.
 import { Type, type Static, type TSchema, type TProperties } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 
 /** An object whose unknown keys are errors and which defaults to `{}` so inner defaults apply. */
 function block<T extends TProperties>(properties: T) {
@@ -36,6 +37,20 @@ export const PoolSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** SPEC §10: bounds on what one client or one target can hold. */
+export const LimitsSchema = block({
+  /** A request head (request line + headers) larger than this → 431. */
+  maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1048576, default: 16384 }),
+  /** No request-body byte for this long → 408, the upstream request aborted. 0 = no limit. */
+  requestBodyIdleMs: ms(30000),
+  /** 0 = unlimited; a larger Content-Length → 413 before dispatch, a streamed overrun → cut. */
+  maxRequestBodyBytes: Type.Integer({ minimum: 0, default: 0 }),
+  /** Requests waiting for a connection to one target; beyond → 503 + Retry-After. */
+  maxPendingPerTarget: positive(1024),
+  /** Open connections (requests and tunnels) to one target. */
+  maxConnectionsPerTarget: positive(256),
+});
+
 export const ConfigSchema = Type.Object(
   {
     listen: block({ host: Type.String({ default: '0.0.0.0' }), port: port(8080) }),
@@ -63,19 +78,7 @@ export const ConfigSchema = Type.Object(
     passive: block({ consecutiveFailures: positive(5), ejectMs: ms(30000) }),
     retries: block({ attempts: Type.Integer({ minimum: 0, maximum: 10, default: 2 }) }),
     timeouts: block({ connectMs: positive(2000), headersMs: positive(30000), keepAliveMs: positive(65000) }),
-    /** SPEC §10: bounds on what one client or one target can hold. */
-    limits: block({
-      /** A request head (request line + headers) larger than this → 431. */
-      maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1048576, default: 16384 }),
-      /** No request-body byte for this long → 408, the upstream request aborted. 0 = no limit. */
-      requestBodyIdleMs: ms(30000),
-      /** 0 = unlimited; a larger Content-Length → 413 before dispatch, a streamed overrun → cut. */
-      maxRequestBodyBytes: Type.Integer({ minimum: 0, default: 0 }),
-      /** Requests waiting for a connection to one target; beyond → 503 + Retry-After. */
-      maxPendingPerTarget: positive(1024),
-      /** Open connections (requests and tunnels) to one target. */
-      maxConnectionsPerTarget: positive(256),
-    }),
+    limits: LimitsSchema,
     drain: block({ timeoutMs: ms(30000) }),
     shutdown: block({ graceMs: ms(30000) }),
     state: block({
@@ -103,6 +106,9 @@ export const ConfigSchema = Type.Object(
 /** The file as validated, defaults applied. */
 export type RawConfig = Static<typeof ConfigSchema>;
 export type HealthCheckConfig = Static<typeof HealthCheckSchema>;
+export type LimitsConfig = Static<typeof LimitsSchema>;
+/** The limits with every default, for parts built without a config file (tests, the demo). */
+export const DEFAULT_LIMITS: Readonly<LimitsConfig> = Object.freeze(Value.Default(LimitsSchema, {}) as LimitsConfig);
 
 export interface PoolConfig {
   name: string;

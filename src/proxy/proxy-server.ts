@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
+import type { LimitsConfig } from '../config/schema.js';
 import type { Target } from '../pool/target.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
 import type { RequestObserver, RequestRecord } from '../observe/request-record.js';
@@ -35,6 +36,8 @@ export interface ProxyServerOptions {
   preview?: boolean;
   retryAttempts: number;
   keepAliveMs: number;
+  /** SPEC §10 limits (head size, body idle time and size, per-target pending and connection caps). */
+  limits?: LimitsConfig;
   /** Response header naming the pool that served, when configured. */
   poolHeader?: string | undefined;
   observers: readonly RequestObserver[];
