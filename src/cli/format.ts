@@ -120,6 +120,11 @@ export function formatRollout(rollout: Record<string, unknown> | null): string {
   const window = rollout.window as { requests: number; errors: number; errorRate: number; p99Ms: number | null } | null | undefined;
   if (window) lines.push(`window so far: ${window.requests} requests, ${window.errors} errors (${window.errorRate}), p99 ${window.p99Ms ?? '-'} ms`);
   if (typeof rollout.reason === 'string') lines.push(`reason: ${rollout.reason}`);
+  // Steps passed over because the pool had that much already, grouped by why.
+  const skipped = (rollout.skipped as Array<{ weight: number; reason: string }> | undefined) ?? [];
+  const byReason = new Map<string, number[]>();
+  for (const entry of skipped) byReason.set(entry.reason, [...(byReason.get(entry.reason) ?? []), entry.weight]);
+  for (const [why, weights] of byReason) lines.push(`skipped ${weights.map((weight) => `${weight}%`).join(', ')}: ${why}`);
   const history = (rollout.history as VerdictView[] | undefined) ?? [];
   if (history.length > 0) {
     lines.push('', table(['STEP', 'WEIGHT', 'VERDICT', 'AT', 'WHY'], history.map((verdict) =>

@@ -5,13 +5,15 @@
 import { randomUUID } from 'node:crypto';
 import { SwitchyardError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
-import type { Weights } from '../routing/state.js';
+import type { RoutingState, Weights } from '../routing/state.js';
 import type { Fleet } from '../state/fleet.js';
 import type { ChangeRequest, RoutingControl } from '../state/routing-control.js';
 import type { StateStore } from '../state/store.js';
 import { add, emptyCounts, subtract, type Counts } from './latency-histogram.js';
 import type { PoolMeter } from './pool-meter.js';
-import { judge, specProblem, weightsForStep, windowMetrics, type Rollout, type RolloutSpec, type Verdict } from './rollout-state.js';
+import {
+  judge, nextStep, skippedSteps, specProblem, weightsForStep, windowMetrics, type Rollout, type RolloutSpec, type Verdict,
+} from './rollout-state.js';
 
 export interface RolloutControllerOptions {
   store: StateStore;
@@ -28,6 +30,8 @@ export interface RolloutControllerOptions {
 }
 
 const LEASE = 'rollout';
+/** Tries at raising the pool to a step when the routing keeps changing under it. */
+const MAX_STEP_ATTEMPTS = 3;
 const DEFAULT_TICK_MS = 250;
 const DEFAULT_LEASE_MS = 3000;
 
@@ -59,38 +63,57 @@ export class RolloutController {
   /** Refuses operators' routing changes while a rollout runs (RoutingControl's gate). */
   async gate(_request: ChangeRequest): Promise<void> {
     const rollout = await this.options.store.getRollout().catch(() => null);
-    if (rollout?.phase === 'running') {
-      throw new SwitchyardError('ROLLOUT_RUNNING', `a rollout of ${rollout.spec.pool} is running (step ${rollout.step + 1}/${rollout.spec.steps.length}); abort or promote it first`);
-    }
+    if (rollout?.phase === 'running') throw runningError(rollout);
   }
 
+  /**
+   * Starts a rollout of `spec.pool` from its current weight: steps at or below that weight are
+   * skipped (recorded in `skipped`), so starting one never moves traffic back to another pool.
+   * Errors: UNKNOWN_POOL / INVALID_BODY (400) for a bad spec, ROLLOUT_RUNNING (409),
+   * POOL_ALREADY_ACTIVE (409) when the pool has 100 already, REVISION_MISMATCH (412) when the
+   * routing changed between reading it and the first step, STATE_UNAVAILABLE (503).
+   */
   async begin(spec: RolloutSpec, actor: string): Promise<Rollout> {
     const problem = specProblem(spec, this.options.poolNames());
     if (problem !== null) throw new SwitchyardError(problem.startsWith('no pool') ? 'UNKNOWN_POOL' : 'INVALID_BODY', problem);
-    const { store, control } = this.options;
+    const { store } = this.options;
+    const existing = await unavailableOnError(store.getRollout());
+    if (existing?.phase === 'running') throw runningError(existing);
+    const base = await this.routing();
+    const current = base.weights[spec.pool] ?? 0;
+    const { next: first, skipped } = nextStep(spec.steps, 0, current);
+    if (first === null) {
+      throw new SwitchyardError('POOL_ALREADY_ACTIVE',
+        `${spec.pool} already has 100% of the traffic (revision ${base.revision}); a rollout has nothing to do (a rollout never lowers its pool's weight)`,
+        { pool: spec.pool, weights: base.weights });
+    }
     const now = Date.now();
+    const at = new Date(now).toISOString();
     const rollout: Rollout = {
       id: randomUUID(),
       version: 1,
       spec,
       phase: 'running',
-      step: 0,
+      step: first,
       stepStartedAt: now,
-      baseline: control.current.weights,
+      baseline: base.weights,
       windowStart: await this.collect(spec.pool),
       history: [],
-      startedAt: new Date(now).toISOString(),
+      skipped: skippedSteps(spec, skipped, current, at),
+      startedAt: at,
       startedBy: actor,
     };
     if (!(await store.putRollout(null, rollout))) throw new SwitchyardError('ROLLOUT_RUNNING', 'a rollout is already running');
     try {
-      await this.setWeights(weightsForStep(spec.pool, spec.steps[0]!, rollout.baseline, this.options.poolNames()),
-        `rollout ${rollout.id.slice(0, 8)} step 1/${spec.steps.length}`, false);
+      // If-Match: the start was decided on this revision; a change meanwhile is a 412, not a step down.
+      await this.setWeights(weightsForStep(spec.pool, spec.steps[first]!, rollout.baseline, this.options.poolNames()),
+        `rollout ${rollout.id.slice(0, 8)} step ${first + 1}/${spec.steps.length}`, false, base.revision);
     } catch (err) {
       await this.finish(rollout, 'aborted', `could not start: ${(err as Error).message}`, actor, false);
       throw err;
     }
-    await this.event('rollout-start', actor, `${spec.pool} through ${spec.steps.join(', ')} every ${spec.intervalMs} ms`);
+    const from = skipped.length === 0 ? '' : `; ${spec.pool} was at ${current}: skipped ${skipped.map((index) => spec.steps[index]).join(', ')}, starting at ${spec.steps[first]}`;
+    await this.event('rollout-start', actor, `${spec.pool} through ${spec.steps.join(', ')} every ${spec.intervalMs} ms${from}`);
     return rollout;
   }
 
@@ -166,22 +189,51 @@ export class RolloutController {
       await this.finish({ ...rollout, history }, 'aborted', `step ${rollout.step + 1} (${entry.weight}%) failed: ${reason}`, 'rollout', true);
       return;
     }
-    if (rollout.step + 1 >= spec.steps.length) {
-      const next = await this.record(rollout, { history, phase: 'completed', endedAt: new Date().toISOString(), reason: 'all steps passed' });
-      await this.event('rollout-complete', 'rollout', `${spec.pool} at 100 after ${spec.steps.length} steps`);
+    // The pool may hold more than the step gave it (raised outside the rollout): steps at or
+    // below its weight now are skipped, never applied.
+    const base = await this.routing();
+    const current = base.weights[spec.pool] ?? 0;
+    const { next: step, skipped } = nextStep(spec.steps, rollout.step + 1, current);
+    const passed = skippedSteps(spec, skipped, current, entry.at);
+    const skippedText = skipped.length === 0 ? '' : `; skipped ${skipped.map((index) => spec.steps[index]).join(', ')} (${spec.pool} was at ${current})`;
+    if (step === null) {
+      const next = await this.record(rollout, { history, skipped: [...(rollout.skipped ?? []), ...passed], phase: 'completed',
+        endedAt: new Date().toISOString(), reason: `all steps passed${skippedText}` });
+      await this.event('rollout-complete', 'rollout', `${spec.pool} at 100 after ${spec.steps.length} steps${skippedText}`);
       logger.info({ kind: 'rollout', id: next.id }, 'rollout completed');
       return;
     }
-    const step = rollout.step + 1;
-    const revision = this.options.control.current.revision;
-    const next = await this.record(rollout, { history, step, stepStartedAt: Date.now(), windowStart: await this.collect(spec.pool) });
+    const next = await this.record(rollout, { history, step, skipped: [...(rollout.skipped ?? []), ...passed], stepStartedAt: Date.now(),
+      windowStart: await this.collect(spec.pool) });
     try {
-      await this.setWeights(weightsForStep(spec.pool, spec.steps[step]!, rollout.baseline, this.options.poolNames()),
-        `rollout ${rollout.id.slice(0, 8)} step ${step + 1}/${spec.steps.length}`, false, revision);
-      await this.event('rollout-step', 'rollout', `${spec.pool} to ${spec.steps[step]} (${reason})`);
+      await this.raiseTo(next, step, base.revision);
+      await this.event('rollout-step', 'rollout', `${spec.pool} to ${spec.steps[step]} (${reason})${skippedText}`);
     } catch (err) {
-      if (err instanceof SwitchyardError && err.code === 'REVISION_MISMATCH') return; // an abort or promote got there first
       await this.finish(next, 'aborted', `could not move to step ${step + 1}: ${(err as Error).message}`, 'rollout', true);
+    }
+  }
+
+  /**
+   * Gives the rollout's pool the weight of `step`, compare-and-set on `revision`. When the
+   * routing changed meanwhile it looks again (while the rollout is still this version): a
+   * pool already at or above the step's weight is left as it is.
+   */
+  private async raiseTo(rollout: Rollout, step: number, revision: number): Promise<void> {
+    const { spec } = rollout;
+    const weight = spec.steps[step]!;
+    const reason = `rollout ${rollout.id.slice(0, 8)} step ${step + 1}/${spec.steps.length}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.setWeights(weightsForStep(spec.pool, weight, rollout.baseline, this.options.poolNames()), reason, false, revision);
+        return;
+      } catch (err) {
+        if (!(err instanceof SwitchyardError && err.code === 'REVISION_MISMATCH') || attempt >= MAX_STEP_ATTEMPTS) throw err;
+      }
+      // An abort or promote records the rollout first: a new version means it is not ours to move.
+      if ((await this.options.store.getRollout())?.version !== rollout.version) return;
+      const fresh = await this.routing();
+      if ((fresh.weights[spec.pool] ?? 0) >= weight) return;
+      revision = fresh.revision;
     }
   }
 
@@ -207,6 +259,13 @@ export class RolloutController {
     await this.event(actor === 'rollout' ? 'rollout-rollback' : 'rollout-abort', actor, reason);
     this.options.logger.warn({ kind: 'rollout', id: rollout.id, reason }, `rollout ${phase}`);
     return next;
+  }
+
+  /** The newest routing state: the store's if it is ahead of ours (another instance changed it). */
+  private async routing(): Promise<RoutingState> {
+    const stored = await unavailableOnError(this.options.store.get());
+    if (stored !== null) this.options.control.adopt(stored);
+    return this.options.control.current;
   }
 
   private async setWeights(weights: Weights, reason: string, force: boolean, ifMatch?: number): Promise<void> {
@@ -235,5 +294,19 @@ export class RolloutController {
     let total = emptyCounts();
     for (const [instance, counts] of Object.entries(now)) total = add(total, subtract(counts, rollout.windowStart[instance]));
     return total;
+  }
+}
+
+function runningError(rollout: Rollout): SwitchyardError {
+  return new SwitchyardError('ROLLOUT_RUNNING',
+    `a rollout of ${rollout.spec.pool} is running (step ${rollout.step + 1}/${rollout.spec.steps.length}); abort or promote it first`);
+}
+
+/** A store that fails while reading is a 503 (nothing was changed), never a 500. */
+async function unavailableOnError<T>(operation: Promise<T>): Promise<T> {
+  try {
+    return await operation;
+  } catch (err) {
+    throw new SwitchyardError('STATE_UNAVAILABLE', `the state store failed: ${(err as Error).message}`);
   }
 }

@@ -32,6 +32,14 @@ export interface Verdict {
   window: WindowMetrics;
 }
 
+export interface SkippedStep {
+  /** Index into spec.steps. */
+  step: number;
+  weight: number;
+  at: string;
+  reason: string;
+}
+
 export interface Rollout {
   id: string;
   version: number;
@@ -45,6 +53,11 @@ export interface Rollout {
   /** Per instance, the pool's cumulative counts when the step started. */
   windowStart: Record<string, Counts>;
   history: Verdict[];
+  /**
+   * Steps not served because the pool already had at least their weight (a rollout never
+   * lowers its pool's weight). Absent in rollouts stored before this field existed.
+   */
+  skipped?: SkippedStep[];
   startedAt: string;
   startedBy: string;
   endedAt?: string;
@@ -85,6 +98,31 @@ export function weightsForStep(pool: string, weight: number, baseline: Weights, 
   const weights: Weights = { [pool]: weight };
   others.forEach((name, index) => (weights[name] = floors[index]!));
   return weights;
+}
+
+/**
+ * Where a rollout goes next without moving traffic back: the first step at or after `from`
+ * whose weight is above the pool's `current` weight, and the steps passed over on the way
+ * (each at or below `current`). `next` is null when no step is above `current` (the pool
+ * already has 100): the rollout has nothing left to do.
+ */
+export function nextStep(steps: readonly number[], from: number, current: number): { next: number | null; skipped: number[] } {
+  const skipped: number[] = [];
+  for (let index = from; index < steps.length; index++) {
+    if (steps[index]! > current) return { next: index, skipped };
+    skipped.push(index);
+  }
+  return { next: null, skipped };
+}
+
+/** The record of steps passed over because `pool` was at `current` already. */
+export function skippedSteps(spec: RolloutSpec, indexes: readonly number[], current: number, at: string): SkippedStep[] {
+  return indexes.map((step) => ({
+    step,
+    weight: spec.steps[step]!,
+    at,
+    reason: `${spec.pool} was at ${current} already (a rollout never lowers its pool's weight)`,
+  }));
 }
 
 export function windowMetrics(counts: Counts): WindowMetrics {

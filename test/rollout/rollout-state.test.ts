@@ -1,5 +1,5 @@
 import t from 'tap';
-import { judge, specProblem, weightsForStep, windowMetrics, type RolloutSpec } from '../../src/rollout/rollout-state.js';
+import { judge, nextStep, skippedSteps, specProblem, weightsForStep, windowMetrics, type RolloutSpec } from '../../src/rollout/rollout-state.js';
 import { BUCKET_BOUNDS_MS, add, bucketOf, emptyCounts, quantileMs, record, subtract } from '../../src/rollout/latency-histogram.js';
 
 const spec = (overrides: Partial<RolloutSpec> = {}): RolloutSpec => ({ pool: 'green', steps: [10, 50, 100], intervalMs: 1000, maxErrorRate: 0.01, minRequests: 10, ...overrides });
@@ -52,4 +52,20 @@ t.test('histogram arithmetic', async (t) => {
   t.equal(sum.requests, 101);
   t.same(subtract(sum, a), { ...b, buckets: b.buckets });
   t.same(subtract(b, undefined), b);
+});
+
+t.test('nextStep: the first step above the pool\'s weight, and the ones passed over', async (t) => {
+  const steps = [10, 25, 50, 100];
+  t.same(nextStep(steps, 0, 0), { next: 0, skipped: [] }, 'at 0: starts at the first step');
+  t.same(nextStep(steps, 0, 30), { next: 2, skipped: [0, 1] }, 'at 30: 10 and 25 skipped, starts at 50');
+  t.same(nextStep(steps, 0, 25), { next: 2, skipped: [0, 1] }, 'a step equal to the weight is skipped too');
+  t.same(nextStep(steps, 0, 99), { next: 3, skipped: [0, 1, 2] });
+  t.same(nextStep(steps, 0, 100), { next: null, skipped: [0, 1, 2, 3] }, 'at 100: nothing to do');
+  t.same(nextStep(steps, 2, 10), { next: 2, skipped: [] }, 'from a later index, below its weight');
+  t.same(nextStep(steps, 1, 60), { next: 3, skipped: [1, 2] }, 'raised meanwhile: skips to the first step above');
+  t.same(nextStep(steps, 4, 100), { next: null, skipped: [] }, 'past the last step');
+  t.same(skippedSteps(spec({ steps }), [0, 1], 30, 'T'), [
+    { step: 0, weight: 10, at: 'T', reason: "green was at 30 already (a rollout never lowers its pool's weight)" },
+    { step: 1, weight: 25, at: 'T', reason: "green was at 30 already (a rollout never lowers its pool's weight)" },
+  ]);
 });
