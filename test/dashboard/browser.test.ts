@@ -1,7 +1,8 @@
 // The dashboard in a real browser: Debian's chromium driven by playwright-core (nothing is
 // downloaded at run time). Asks for the token on 401, flips through the page's button and
 // the confirm dialog, shows a refusal's error text, keeps the token in sessionStorage only.
-// Leaves a screenshot in test/artifacts/dashboard.png.
+// Shows no notice bar and no Abort/Promote until there is something to show.
+// Leaves screenshots in test/artifacts/dashboard.png and dashboard-skipped.png.
 import t from 'tap';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -40,6 +41,9 @@ async function clickAndConfirm(page: Page, selector: string, accept = true): Pro
   t.equal(type, 'confirm', `${selector} asks for confirmation`);
   return text;
 }
+
+/** Page script: ids (or classes) of elements that carry `hidden` yet are displayed (a stylesheet's display wins). */
+const SHOWN_THOUGH_HIDDEN = "[...document.querySelectorAll('[hidden]')].filter((el) => getComputedStyle(el).display !== 'none').map((el) => el.id || el.className)";
 
 const missing = !existsSync(CHROMIUM);
 if (missing && process.env.CI) {
@@ -90,6 +94,8 @@ if (missing && process.env.CI) {
     await page.goto(`${proxy.admin}/`);
     await page.waitForSelector('#login', { state: 'visible' });
     t.ok(await page.isHidden('#main'), 'nothing shown before the token');
+    t.ok(await page.isHidden('#notice'), 'no (empty) notice bar on load');
+    t.same(await page.evaluate(SHOWN_THOUGH_HIDDEN), [], 'every element with the hidden attribute is hidden');
     await page.fill('#token', TOKEN);
     await page.click('#login button[type=submit]');
     await page.waitForSelector('article[data-pool="blue"][data-state="active"]');
@@ -99,6 +105,10 @@ if (missing && process.env.CI) {
     t.equal(await page.textContent('article[data-pool="green"] .badge'), 'standby');
     t.equal(await page.textContent('article[data-pool="green"] .version'), '1.5.0');
     t.ok(await page.isDisabled('article[data-pool="blue"] button.flip'), 'no flip to the pool that has all traffic');
+    t.ok(await page.isHidden('#notice'), 'no notice bar once the data is shown');
+    t.ok(await page.isHidden('#rollout-abort'), 'no Abort without a running rollout');
+    t.ok(await page.isHidden('#rollout-promote'), 'no Promote without a running rollout');
+    t.same(await page.evaluate(SHOWN_THOUGH_HIDDEN), [], 'every element with the hidden attribute is hidden');
 
     // Cancelled: nothing happens.
     const revision = (await adminJson(proxy.admin, 'GET', '/status')).body.revision as number;
@@ -159,7 +169,8 @@ if (missing && process.env.CI) {
     t.equal((await adminJson(proxy.admin, 'POST', '/rollout', spec)).status, 202);
     await page.waitForSelector('#rollout .phase:text-is("RUNNING")');
     t.match(await page.textContent('#rollout'), /blue — RUNNING · step 1\/3 \(10%\)/);
-    t.ok(await page.isEnabled('#rollout-abort'), 'abort is offered while a rollout runs');
+    t.ok(await page.isVisible('#rollout-abort') && await page.isEnabled('#rollout-abort'), 'Abort is offered while a rollout runs');
+    t.ok(await page.isVisible('#rollout-promote') && await page.isEnabled('#rollout-promote'), 'Promote is offered while a rollout runs');
     await waitFor('green traffic on the chart', async () => Number(await page.textContent('article[data-pool="green"] .rps-now')) > 0,
       { timeoutMs: 5000, intervalMs: 100 });
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -168,7 +179,8 @@ if (missing && process.env.CI) {
     // Abort restores the weights from before the rollout.
     t.match(await clickAndConfirm(page, '#rollout-abort'), /Abort the rollout of blue and restore blue 0 · green 100 · red 0\?/);
     await page.waitForSelector('#rollout .phase:text-is("ABORTED")');
-    t.ok(await page.isDisabled('#rollout-promote'), 'nothing to promote after an abort');
+    await page.waitForSelector('#rollout-promote', { state: 'hidden' });
+    t.ok(await page.isHidden('#rollout-abort'), 'no Abort after an abort');
     t.same((await adminJson(proxy.admin, 'GET', '/status')).body.weights, { blue: 0, green: 100, red: 0 }, 'abort restored green 100');
 
     // Promote sends the pool to 100 at once.
@@ -178,6 +190,19 @@ if (missing && process.env.CI) {
     await page.waitForSelector('#rollout .phase:text-is("PROMOTED")');
     await page.waitForSelector('article[data-pool="blue"][data-state="active"]');
     t.equal((await adminJson(proxy.admin, 'GET', '/status')).body.weights.blue, 100, 'promote gave blue all traffic');
+    await page.waitForSelector('#rollout-actions', { state: 'hidden' });
+
+    // A rollout from 30: the steps at or below it are shown struck out, with why.
+    const thirty = await request(`${proxy.admin}/weights`, { method: 'PUT', headers: { ...bearer, 'content-type': 'application/json' },
+      body: JSON.stringify({ weights: { blue: 70, green: 30, red: 0 } }) });
+    t.equal(thirty.statusCode, 200);
+    await thirty.body.dump();
+    t.equal((await adminJson(proxy.admin, 'POST', '/rollout', { ...spec, pool: 'green', steps: [10, 25, 50, 100] })).status, 202);
+    await page.waitForSelector('#rollout .steps span.now:text-is("50%")');
+    t.same(await page.$$eval('#rollout .steps span.skipped', (spans) => spans.map((span) => span.textContent)), ['10%', '25%']);
+    t.match(await page.textContent('#rollout .skipped-note'), /skipped 10%, 25%: green was at 30 already/);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-skipped.png'), fullPage: true });
+    t.equal((await adminJson(proxy.admin, 'POST', '/rollout/abort')).status, 200);
     t.same(problems, [], 'no script errors in the page');
     const width = await page.evaluate('document.documentElement.scrollWidth');
     t.ok((width as number) <= 1280, `nothing overflows the 1280 px viewport (scroll width ${String(width)})`);

@@ -326,8 +326,8 @@ export const CLIENT_JS = String.raw`'use strict';
   function renderRollout() {
     const box = $('rollout');
     const running = rollout !== null && rollout.phase === 'running';
-    $('rollout-abort').disabled = !running;
-    $('rollout-promote').disabled = !running;
+    // Abort and Promote act on a running rollout only: shown while one runs, absent otherwise.
+    $('rollout-actions').hidden = !running;
     if (rollout === null) {
       box.replaceChildren(h('p', { className: 'muted' }, 'No rollout has run. Start one with switchyard rollout POOL or POST /rollout.'));
       return;
@@ -337,8 +337,14 @@ export const CLIENT_JS = String.raw`'use strict';
       h('strong', {}, spec.pool), ' — ', h('span', { className: 'phase' }, rollout.phase.toUpperCase()),
       running ? ' · step ' + (rollout.step + 1) + '/' + spec.steps.length + ' (' + rollout.weight + '%)' : '',
       running && typeof rollout.timeLeftMs === 'number' ? ' · next verdict in ' + Math.ceil(rollout.timeLeftMs / 1000) + ' s' : '');
+    // Steps at or below the pool's weight were passed over (a rollout never lowers it).
+    const skipped = rollout.skipped || [];
+    const skippedAt = new Set(skipped.map((entry) => entry.step));
     const steps = h('div', { className: 'steps' }, ...spec.steps.map((weight, i) =>
-      h('span', { className: i < rollout.step || (!running && rollout.phase !== 'aborted') ? 'done' : i === rollout.step && running ? 'now' : '' }, weight + '%')));
+      h('span', { className: skippedAt.has(i) ? 'skipped' : i < rollout.step || (!running && rollout.phase !== 'aborted') ? 'done' : i === rollout.step && running ? 'now' : '',
+        title: skippedAt.has(i) ? 'skipped' : '' }, weight + '%')));
+    const skippedLine = skipped.length ? h('div', { className: 'muted skipped-note' }, 'skipped ' + skipped.map((entry) => entry.weight + '%').join(', ')
+      + ': ' + skipped[skipped.length - 1].reason) : null;
     const limits = h('div', { className: 'muted' }, 'error rate ≤ ' + spec.maxErrorRate
       + (spec.maxP99Ms === undefined ? '' : ', p99 ≤ ' + spec.maxP99Ms + ' ms') + ', at least ' + spec.minRequests + ' requests a window, every '
       + Math.round(spec.intervalMs / 1000) + ' s');
@@ -348,7 +354,7 @@ export const CLIENT_JS = String.raw`'use strict';
     const ended = rollout.endedAt ? h('div', { className: 'muted' }, 'ended ' + ago(rollout.endedAt) + (rollout.reason ? ': ' + rollout.reason : '')) : null;
     const verdicts = h('ul', { className: 'verdicts' }, ...rollout.history.slice(-4).reverse().map((v) =>
       h('li', {}, h('span', { className: 'verdict-' + v.verdict }, v.verdict), ' at ' + v.weight + '% · ' + v.reason)));
-    box.replaceChildren(...[head, steps, limits, windowLine, ended, verdicts].filter(Boolean));
+    box.replaceChildren(...[head, steps, skippedLine, limits, windowLine, ended, verdicts].filter(Boolean));
   }
 
   function renderEvents(events, error) {

@@ -53,10 +53,10 @@ export const PAGE_HTML = `<!doctype html>
     <section class="panel" aria-labelledby="rollout-title">
       <h2 id="rollout-title">Rollout</h2>
       <div id="rollout"></div>
-      <div class="row">
+      <div id="rollout-actions" class="row" hidden>
         <span class="spacer"></span>
-        <button type="button" id="rollout-abort" class="danger" disabled>Abort</button>
-        <button type="button" id="rollout-promote" class="primary" disabled>Promote</button>
+        <button type="button" id="rollout-abort" class="danger">Abort</button>
+        <button type="button" id="rollout-promote" class="primary">Promote</button>
       </div>
     </section>
   </div>

@@ -8,6 +8,8 @@ export const STYLE_CSS = `
   color-scheme: light;
 }
 * { box-sizing: border-box; }
+/* The hidden attribute always wins: a class's display (flex, grid) would otherwise show a hidden element. */
+[hidden] { display: none !important; }
 body { margin: 0; padding: 16px 24px 32px; background: var(--bg); color: var(--text);
   font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
 h1 { font-size: 20px; margin: 0; }
@@ -84,6 +86,7 @@ button.link { border: 0; background: none; padding: 0 4px; }
 .steps span { padding: 1px 8px; border-radius: 999px; border: 1px solid var(--line); font-size: 12px; }
 .steps span.done { background: #eaeef2; }
 .steps span.now { background: var(--split); border-color: var(--split); color: #fff; }
+.steps span.skipped { text-decoration: line-through; color: var(--muted); border-style: dashed; }
 .verdicts { margin: 6px 0 0; padding-left: 18px; font-size: 12.5px; }
 .verdict-pass { color: var(--active); }
 .verdict-fail { color: var(--bad); }
