@@ -1,12 +1,15 @@
 // Reads a config file: YAML → ${VAR} expansion → defaults → schema → semantic checks.
-// Every problem is collected (never just the first) and reported with its key path.
+// Every problem is collected (never just the first) and reported with its key path, in
+// the order the keys appear in the file.
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { ConfigError } from '../errors.js';
 import { expandEnv } from './expand.js';
+import { inFileOrder, valueKeyOrder, yamlKeyOrder, type KeyOrder } from './file-order.js';
 import { formatKeyPath, formatProblem, pathWithin, pointerToSegments, type KeyedProblem } from './key-path.js';
+import { unknownKeyMessage } from './known-keys.js';
 import { ConfigSchema, DEFAULT_VERSION, type Config, type RawConfig } from './schema.js';
 import { semanticIssues } from './validate.js';
 
@@ -37,11 +40,20 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.e
       return `${where}: YAML syntax error: ${error.message.split('\n')[0]}`;
     }), ...(more > 0 ? [`${source}: ${more} more YAML errors, most likely caused by the first`] : [])]);
   }
-  return resolveConfig(doc.toJS() ?? {}, env);
+  return resolveDocument(doc.toJS() ?? {}, env, () => yamlKeyOrder(doc));
 }
 
-/** Validates an already-parsed document (also used for the embedded demo config). */
+/**
+ * Validates an already-parsed document (a config given as an object, the embedded demo
+ * config) exactly like a file: `${VAR}` expansion, defaults, every problem with its key
+ * path (in the object's key order). The input is not modified. Throws ConfigError.
+ */
 export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+  return resolveDocument(document, env, () => valueKeyOrder(document));
+}
+
+/** `keyOrder` ranks the document's keys for the problem list; only called when there are problems. */
+function resolveDocument(document: unknown, env: NodeJS.ProcessEnv, keyOrder: () => KeyOrder): Config {
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
     throw new ConfigError(['(root): the config must be a mapping of keys']);
   }
@@ -56,16 +68,17 @@ export function resolveConfig(document: unknown, env: NodeJS.ProcessEnv = proces
     const reported = problems.map((problem) => problem.path);
     problems.push(...stage().filter((problem) => !reported.some((path) => pathWithin(problem.path, path))));
   }
-  if (problems.length > 0) throw new ConfigError(problems.map(formatProblem));
+  if (problems.length > 0) throw new ConfigError(inFileOrder(problems, keyOrder()).map(formatProblem));
   return finish(withDefaults as RawConfig);
 }
 
 function schemaProblems(value: unknown): KeyedProblem[] {
   const byPath = new Map<string, string>();
   for (const error of Value.Errors(ConfigSchema, value)) {
-    const path = formatKeyPath(pointerToSegments(error.path, value));
+    const segments = pointerToSegments(error.path, value);
+    const path = formatKeyPath(segments);
     if (byPath.has(path)) continue; // the first reason for a key is the useful one
-    byPath.set(path, error.message === 'Unexpected property' ? 'unknown key' : error.message.toLowerCase());
+    byPath.set(path, error.message === 'Unexpected property' ? unknownKeyMessage(ConfigSchema, segments) : error.message.toLowerCase());
   }
   return [...byPath].map(([path, message]) => ({ path, message }));
 }

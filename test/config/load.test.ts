@@ -282,10 +282,75 @@ t.test('unknown keys', async (t) => {
   t.strictSame(refuse('pools:\n  blue:\n    bogus: 1\n    targets: ["http://127.0.0.1:3001"]\n'), ['pools.blue.bogus: unknown key']);
   t.strictSame(
     refuse('pools:\n  blue:\n    targets: ["http://127.0.0.1:3001"]\n    healthCheck: { pathh: /x }\n'),
-    ['pools.blue.healthCheck.pathh: unknown key'],
+    ['pools.blue.healthCheck.pathh: unknown key (did you mean path?)'],
   );
   t.strictSame(refuse(`routing: { sticky: x }\n${BLUE}`), ['routing.sticky: unknown key']);
   t.strictSame(refuse(`__proto__: { polluted: true }\n${BLUE}`), ['__proto__: unknown key']);
+});
+
+t.test('an unknown key close to a known one at the same place gets a "did you mean"', async (t) => {
+  t.strictSame(refuse(`helthCheck: { path: /up }\n${BLUE}`), ['helthCheck: unknown key (did you mean healthCheck?)']);
+  t.strictSame(refuse(`limits: { maxHeaderByte: 8192 }\n${BLUE}`), ['limits.maxHeaderByte: unknown key (did you mean maxHeaderBytes?)']);
+  t.strictSame(refuse('pools:\n  blue:\n    target: ["http://127.0.0.1:3001"]\n'), [
+    'pools.blue.target: unknown key (did you mean targets?)',
+    'pools.blue.targets: expected required property',
+  ]);
+  t.strictSame(refuse(`state: { store: redis, opTimeout: 500 }\n${BLUE}`), ['state.opTimeout: unknown key (did you mean opTimeoutMs?)']);
+  t.strictSame(refuse(`routing: { stickycookie: sy }\n${BLUE}`), ['routing.stickycookie: unknown key (did you mean stickyCookie?)']);
+  // Only siblings are offered: `port` belongs in listen or admin, not at the top.
+  t.strictSame(refuse(`port: 8080\n${BLUE}`), ['port: unknown key']);
+  t.strictSame(refuse(`listen: { prot: 8080 }\n${BLUE}`), ['listen.prot: unknown key (did you mean port?)']);
+});
+
+t.test('problems come in file order, whichever check found them', async (t) => {
+  // Semantic problem (routing) first in the file, schema problems after it, an unknown key last.
+  t.strictSame(refuse(`
+routing: { initial: { blue: 50 } }
+pools:
+  blue:
+    targets: ["http://127.0.0.1:3001"]
+  green:
+    targets: ["http://127.0.0.1:3001"]
+listen: { port: abc }
+limits: { maxHeaderByte: 1 }
+`), [
+    'routing.initial: weights must sum to 100 (got 50)',
+    'pools.green.targets[0]: duplicate target http://127.0.0.1:3001 (also pools.blue.targets[0])',
+    'listen.port: expected integer',
+    'limits.maxHeaderByte: unknown key (did you mean maxHeaderBytes?)',
+  ]);
+  // The same mistakes, the other way up: the list follows the file.
+  t.strictSame(refuse(`
+limits: { maxHeaderByte: 1 }
+listen: { port: abc }
+pools:
+  blue:
+    targets: ["http://127.0.0.1:3001"]
+  green:
+    targets: ["http://127.0.0.1:3001"]
+routing: { initial: { blue: 50 } }
+`), [
+    'limits.maxHeaderByte: unknown key (did you mean maxHeaderBytes?)',
+    'listen.port: expected integer',
+    'pools.green.targets[0]: duplicate target http://127.0.0.1:3001 (also pools.blue.targets[0])',
+    'routing.initial: weights must sum to 100 (got 50)',
+  ]);
+  // Pool names that look like numbers stay where the file has them (a JS object would sort them first).
+  t.strictSame(refuse('pools:\n  zz:\n    targets: ["ftp://a"]\n  "10":\n    targets: []\n'), [
+    'pools.zz.targets[0]: not an http or https URL (ftp://a)',
+    'pools.10: pool name must match ^[a-z][a-z0-9-]{0,31}$',
+    'pools.10.targets: expected array length to be greater or equal to 1',
+  ]);
+});
+
+t.test('a config object: its problems in its own key order', async (t) => {
+  const document = { log: { level: 'loud' }, pools: { blue: { targets: ['nope'] } }, helthCheck: {} };
+  t.strictSame(problemsOf(() => resolveConfig(document, {})), [
+    'log.level: expected union value',
+    'pools.blue.targets[0]: not a URL ("nope")',
+    'helthCheck: unknown key (did you mean healthCheck?)',
+  ]);
+  t.strictSame(document, { log: { level: 'loud' }, pools: { blue: { targets: ['nope'] } }, helthCheck: {} }, 'the input is not modified');
 });
 
 t.test('bad targets', async (t) => {
@@ -381,7 +446,7 @@ t.test('wrong types', async (t) => {
     ['routing.stickyCookie: expected string length greater or equal to 1']);
 });
 
-t.test('several problems are all listed, one line per mistake', async (t) => {
+t.test('several problems are all listed, one line per mistake, in file order', async (t) => {
   t.strictSame(refuse(`
 foo: 1
 listen: { port: abc }
@@ -400,15 +465,16 @@ routing: { initial: { blue: 100, purple: 0 } }
 `), [
     'foo: unknown key',
     'listen.port: expected integer',
-    'pools.Green.targets: expected array length to be greater or equal to 1',
-    'pools.red.weight: unknown key',
+    // admin.token is not in the file: it is reported where it would go, at the end of `admin`.
+    'admin.token: required when admin.host (0.0.0.0) is not a loopback address',
     'log.level: expected union value',
+    'healthCheck.expectStatus: not a status list like "200-399" or "200,204" ("600")',
     'pools.blue.targets[0]: not an http or https URL (ftp://127.0.0.1:21)',
     'pools.blue.targets[1]: a target is an origin only, without path or query (http://127.0.0.1:3001/x)',
     'pools.Green: pool name must match ^[a-z][a-z0-9-]{0,31}$',
-    'healthCheck.expectStatus: not a status list like "200-399" or "200,204" ("600")',
+    'pools.Green.targets: expected array length to be greater or equal to 1',
+    'pools.red.weight: unknown key',
     'routing.initial.purple: no pool named purple',
-    'admin.token: required when admin.host (0.0.0.0) is not a loopback address',
   ]);
 });
 
