@@ -37,6 +37,11 @@ export class UpstreamClient {
     return this.pool.dispatch(options, handler);
   }
 
+  /** Open connections to the target, idle ones included (undici's PoolStats.connected); upgraded sockets are no longer among them. */
+  get connected(): number {
+    return this.pool.stats.connected;
+  }
+
   get closed(): boolean {
     return this.pool.closed || this.pool.destroyed;
   }
