@@ -1,0 +1,335 @@
+// Admission: the client's own mistakes, answered by the proxy before routing. Pure checks of a
+// parsed request head (`admit`) and of a head Node's parser refused (`clientErrorAnswer`), plus
+// the one way such an answer is written (`writeRefusal`). A refused request never reaches an
+// upstream and never counts as passive-health evidence against a target (SPEC §10).
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isIPv6 } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { LimitsConfig } from '../config/schema.js';
+import type { RequestRecord } from '../observe/request-record.js';
+
+/** The request may be forwarded: `path` is its origin-form target, `host` the effective host. */
+export interface Admitted {
+  ok: true;
+  /**
+   * The request-target to send upstream, in origin-form (`/x?q`). Equal to `req.url` for an
+   * origin-form request; the path and query of an absolute-form one (RFC 9112 §3.2.2).
+   */
+  path: string;
+  /**
+   * The effective host: the authority of an absolute-form target, else the `Host` header's
+   * value; undefined only for an HTTP/1.0 request without `Host`. It is what the upstream's
+   * `Host` and `X-Forwarded-Host` carry.
+   */
+  host: string | undefined;
+  /** True when `host` came from an absolute-form target and replaces the client's `Host`. */
+  fromTarget: boolean;
+}
+
+/** The proxy answers the request itself and forwards nothing. */
+export interface Refusal {
+  ok: false;
+  /** 200 only for `OPTIONS *` (see `admit`); the rest are the client's mistakes. */
+  status: 200 | 400 | 408 | 413 | 414 | 431 | 501;
+  /** Short, human text: the answer's body and the access record's `error`. */
+  reason: string;
+  /** `Connection: close` after the answer: true for every mistake (the framing may be off). */
+  close: boolean;
+}
+
+export type Admission = Admitted | Refusal;
+
+const SLASH = 0x2f;
+
+function refusal(status: Refusal['status'], reason: string, close = true): Refusal {
+  return Object.freeze({ ok: false, status, reason, close });
+}
+
+// The answers are constants: a refusal costs no allocation.
+const DUPLICATE_HOST = refusal(400, 'more than one Host header');
+const INVALID_HOST = refusal(400, 'invalid Host header');
+const MISSING_HOST = refusal(400, 'HTTP/1.1 request without a Host header');
+const INVALID_TARGET = refusal(400, 'invalid request-target');
+const ASTERISK_NOT_OPTIONS = refusal(400, 'asterisk-form request-target on a method other than OPTIONS');
+const USERINFO = refusal(400, 'userinfo in the request-target');
+const UPGRADE_WITH_BODY = refusal(400, 'Upgrade request with a body');
+const TRANSFER_CODING = refusal(501, 'transfer coding other than chunked');
+const TOO_LARGE = refusal(413, 'request body larger than limits.maxRequestBodyBytes');
+/**
+ * `OPTIONS *` asks about the server in general, "only useful as a ping or no-op" (RFC 9110
+ * §9.3.7), and undici cannot send an asterisk-form target. The server the client talks to is
+ * this proxy, so it answers the ping itself: 200, no body, the connection kept. Not a mistake,
+ * so not a 4xx: nginx answers 400 and HAProxy relays it to one server (whose answer then says
+ * nothing about the others); a 200 from the proxy is what Apache httpd, the origin server the
+ * RFC text describes, answers, and what a client probing for HTTP/1.1 support can use.
+ */
+export const OPTIONS_ASTERISK: Refusal = refusal(200, 'OPTIONS * answered by the proxy', false);
+/** A reverse proxy is no tunnel for arbitrary hosts: CONNECT is not implemented (RFC 9110 §9.3.6, §15.6.2). */
+export const CONNECT_REFUSED: Refusal = refusal(501, 'CONNECT is not supported (this is a reverse proxy)');
+
+/**
+ * Checks a parsed request head before routing. Pure and synchronous; reads `req.url`,
+ * `req.method`, `req.httpVersion*`, `req.rawHeaders` and `req.headers`.
+ *
+ * Refuses, each with `Connection: close`:
+ * - 400: more than one `Host`, an invalid `Host` (not `uri-host [":" port]`, port above 65535,
+ *   empty), none on HTTP/1.1 (RFC 9112 §3.2); a target that is neither origin-form, nor
+ *   absolute-form `http(s)://authority...` (userinfo refused, RFC 9110 §4.2.4), nor `*` on
+ *   OPTIONS; an Upgrade request with a body (`upgrade` true: the tunnel would carry it as
+ *   tunnel bytes before the upstream's 101).
+ * - 501: `Transfer-Encoding` other than exactly `chunked` (RFC 9112 §6.1: a coding the proxy
+ *   does not decode; SPEC §10 picks 501 also where §6.3 allows 400, e.g. `chunked, gzip`).
+ * - 413: `Content-Length` above `limits.maxRequestBodyBytes` (when that is > 0).
+ * Answers `OPTIONS *` (and `OPTIONS http://host` with an empty path, RFC 9112 §3.2.4) with a
+ * 200 of its own: `OPTIONS_ASTERISK`.
+ *
+ * An absolute-form target (`GET http://other.test/x`) is admitted with `path: '/x'` and
+ * `host: 'other.test'`: its authority replaces `Host` (RFC 9112 §3.2.2), which must still be
+ * present and valid (RFC 9112 §3.2). A 414/431 never reaches here: Node's parser refuses those
+ * heads (see `clientErrorAnswer`).
+ */
+export function admit(req: IncomingMessage, limits: Readonly<LimitsConfig>, upgrade = false): Admission {
+  const url = req.url ?? '';
+  let path = url;
+  let target: string | undefined;
+  if (url.charCodeAt(0) !== SLASH) {
+    if (url === '*') {
+      if (req.method !== 'OPTIONS') return ASTERISK_NOT_OPTIONS;
+      path = '';
+    } else {
+      const start = schemeEnd(url);
+      if (start === -1) return INVALID_TARGET;
+      let end = start;
+      while (end < url.length && !isAuthorityEnd(url.charCodeAt(end))) end++;
+      target = url.slice(start, end);
+      if (target.includes('@')) return USERINFO;
+      if (!isValidHost(target)) return INVALID_TARGET;
+      path = end === url.length ? '/' : url.charCodeAt(end) === SLASH ? url.slice(end) : `/${url.slice(end)}`;
+      if (end === url.length && req.method === 'OPTIONS') path = '';
+    }
+  }
+
+  // Host: exactly one, well-formed. A length test first: most names are not four characters.
+  const raw = req.rawHeaders;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && (name === 'Host' || name.toLowerCase() === 'host')) {
+      if (host !== undefined) return DUPLICATE_HOST;
+      host = raw[i + 1]!;
+    }
+  }
+  if (host === undefined) {
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1) return MISSING_HOST;
+  } else if (!isValidHost(host)) {
+    return INVALID_HOST;
+  }
+  if (path === '') return OPTIONS_ASTERISK;
+
+  const headers = req.headers;
+  const codings = headers['transfer-encoding'];
+  if (codings !== undefined && codings !== 'chunked' && !(codings.length === 7 && codings.toLowerCase() === 'chunked')) return TRANSFER_CODING;
+  const length = headers['content-length'];
+  if (length !== undefined && limits.maxRequestBodyBytes > 0 && Number(length) > limits.maxRequestBodyBytes) return TOO_LARGE;
+  if (upgrade && (codings !== undefined || (length !== undefined && Number(length) !== 0))) return UPGRADE_WITH_BODY;
+
+  return { ok: true, path, host: target ?? host, fromTarget: target !== undefined };
+}
+
+/** Where the authority of `http://` or `https://` (any case) starts, or -1 for another form. */
+function schemeEnd(url: string): number {
+  const colon = url.indexOf('://');
+  if (colon !== 4 && colon !== 5) return -1;
+  const scheme = url.slice(0, colon).toLowerCase();
+  return scheme === 'http' || scheme === 'https' ? colon + 3 : -1;
+}
+
+/** `/`, `?` or `#` end an authority (RFC 3986 §3.2). */
+function isAuthorityEnd(code: number): boolean {
+  return code === SLASH || code === 0x3f || code === 0x23;
+}
+
+/** reg-name characters (RFC 3986 §3.2.2): unreserved / sub-delims; `%` is checked apart. */
+const REG_NAME = new Uint8Array(128);
+for (const char of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&\'()*+,;=') REG_NAME[char.charCodeAt(0)] = 1;
+
+function isHexDigit(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || ((code | 0x20) >= 0x61 && (code | 0x20) <= 0x66);
+}
+
+/**
+ * A `Host` value (or an absolute-form authority without userinfo) is `uri-host [":" port]`
+ * (RFC 9110 §7.2, RFC 3986 §3.2.2–3.2.3): a non-empty reg-name (which covers IPv4 dotted
+ * quads), or `[IPv6]` / `[vX.future]`; the port, when a colon is there, digits up to 65535
+ * (an empty port is allowed, RFC 3986 §3.2.3). Allocation-free for a reg-name host.
+ */
+export function isValidHost(value: string): boolean {
+  const length = value.length;
+  if (length === 0) return false;
+  let i = 0;
+  if (value.charCodeAt(0) === 0x5b /* [ */) {
+    const close = value.indexOf(']');
+    if (close === -1 || !isIpLiteral(value.slice(1, close))) return false;
+    i = close + 1;
+    if (i === length) return true;
+    if (value.charCodeAt(i) !== 0x3a /* : */) return false;
+  } else {
+    for (; i < length; i++) {
+      const code = value.charCodeAt(i);
+      if (code === 0x3a) break;
+      if (code === 0x25 /* % */) {
+        if (i + 2 >= length || !isHexDigit(value.charCodeAt(i + 1)) || !isHexDigit(value.charCodeAt(i + 2))) return false;
+        i += 2;
+      } else if (code >= 128 || REG_NAME[code] !== 1) {
+        return false;
+      }
+    }
+    if (i === 0) return false; // ":80": no host
+    if (i === length) return true;
+  }
+  // i is at the colon: the rest is the port.
+  let port = 0;
+  for (i++; i < length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x30 || code > 0x39) return false;
+    port = port * 10 + (code - 0x30);
+    if (port > 65535) return false;
+  }
+  return true;
+}
+
+/** The inside of `[...]`: an IPv6 address, or an IPvFuture `v1.x` (RFC 3986 §3.2.2). */
+function isIpLiteral(inside: string): boolean {
+  if (/^v[0-9a-f]+\.[a-z0-9\-._~!$&'()*+,;=:]+$/i.test(inside)) return true;
+  return !inside.includes('%') && isIPv6(inside);
+}
+
+/** What Node's parser reports with a refused head ('clientError'): `code`, and the chunk it was parsing. */
+export interface ClientParseError {
+  code?: string | undefined;
+  /** The chunk being parsed when the error struck (Node's `err.rawPacket`). */
+  rawPacket?: Buffer | undefined;
+  /** Where in `rawPacket` parsing stopped (Node's `err.bytesParsed`). */
+  bytesParsed?: number | undefined;
+}
+
+const HEAD_TOO_LARGE = refusal(431, 'request head larger than limits.maxHeaderBytes');
+const TARGET_TOO_LONG = refusal(414, 'request-target larger than limits.maxHeaderBytes');
+const BAD_TRANSFER_CODING = refusal(501, 'transfer coding other than chunked');
+const HEAD_TIMEOUT = refusal(408, 'request head not received in time');
+const MALFORMED = refusal(400, 'malformed request');
+
+/**
+ * The answer to a head Node's parser refused, by its error code:
+ * - `HPE_HEADER_OVERFLOW` (the request-target plus header names and values reached Node's
+ *   `maxHeaderSize`): 414 when the line that overflowed is the request line (nginx's split:
+ *   a too-long request line is 414, a too-long header section 431, RFC 9110 §15.5.15 and
+ *   RFC 6585 §5), else 431. Node reports both the same way, so the line is told from the
+ *   bytes of the chunk being parsed (see `overflowedRequestLine`).
+ * - `HPE_INVALID_TRANSFER_ENCODING` (`chunked` not last, or a coding without `chunked`): 501,
+ *   as `admit` answers the codings Node lets through.
+ * - `ERR_HTTP_REQUEST_TIMEOUT` (Node's `headersTimeout`): 408.
+ * - anything else (garbage, `Content-Length` with `Transfer-Encoding`, two `Content-Length`s,
+ *   bad chunk framing, ...): 400.
+ */
+export function clientErrorAnswer(err: ClientParseError): Refusal {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW': return overflowedRequestLine(err) ? TARGET_TOO_LONG : HEAD_TOO_LARGE;
+    case 'HPE_INVALID_TRANSFER_ENCODING': return BAD_TRANSFER_CODING;
+    case 'ERR_HTTP_REQUEST_TIMEOUT': return HEAD_TIMEOUT;
+    default: return MALFORMED;
+  }
+}
+
+const LF = 0x0a;
+const TOKEN = new Uint8Array(128);
+for (const char of '!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ') TOKEN[char.charCodeAt(0)] = 1;
+
+/**
+ * Was the request line the one being parsed when the head overflowed? Node's count covers
+ * the request-target and the header names and values; the error strikes inside the line that
+ * crossed the limit, at `bytesParsed` in the chunk being parsed. That line starts after the
+ * last LF before that point: a request line starts `method SP`, a header line `name:`. With no
+ * LF before that point, the line is the request line when it starts in this chunk (`method SP`
+ * and no other space), or when it began in an earlier chunk and only target bytes are here
+ * (no space or control byte, and the chunk ends there or ` HTTP/` follows). A header value
+ * is assumed otherwise. Only the chunk is known, so a header value that began in an earlier
+ * chunk and looks like a bare target can be taken for one: the answer is then 414, not 431.
+ */
+export function overflowedRequestLine(err: ClientParseError): boolean {
+  const chunk = err.rawPacket;
+  if (chunk === undefined) return false;
+  const at = Math.min(err.bytesParsed ?? chunk.length, chunk.length);
+  const lineFeed = at === 0 ? -1 : chunk.lastIndexOf(LF, at - 1);
+  let i = lineFeed + 1;
+  while (i < at && TOKEN[chunk[i]!] === 1) i++;
+  const startsWithMethod = i > lineFeed + 1 && i < chunk.length && chunk[i] === 0x20;
+  if (lineFeed !== -1) return startsWithMethod;
+  // The rest of the line up to the error point: target bytes only?
+  for (let j = startsWithMethod ? i + 1 : 0; j < at; j++) if (chunk[j]! <= 0x20 || chunk[j]! === 0x7f) return false;
+  return startsWithMethod || at === chunk.length || chunk.toString('latin1', at, at + 6) === ' HTTP/';
+}
+
+/**
+ * Writes the proxy's own answer: `status`, `Content-Type: text/plain`, `X-Request-Id`, and
+ * `Connection: close` when `refusal.close` (then the connection ends after it), with the
+ * reason as a one-line body (none for HEAD). `to` is the request's ServerResponse on the
+ * plain path, or the raw client socket where no ServerResponse exists (the Upgrade path, a
+ * head Node's parser refused): the socket is ended after the answer and destroyed once it is
+ * flushed. Never call it once a response has started on that connection.
+ */
+export function writeRefusal(to: ServerResponse | Duplex, refusal: Refusal, requestId: string, method?: string): void {
+  const body = refusal.status === 200 ? '' : `${refusal.reason}\n`;
+  if (isResponse(to)) {
+    if (refusal.close) to.shouldKeepAlive = false;
+    const headers: Record<string, string | number> = {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'x-request-id': requestId,
+    };
+    if (refusal.close) headers.connection = 'close';
+    to.writeHead(refusal.status, headers);
+    to.end(body);
+    return;
+  }
+  const socket = to;
+  socket.on('error', ignore);
+  const head = `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? ''}\r\n`
+    + 'Content-Type: text/plain; charset=utf-8\r\n'
+    + `Content-Length: ${Buffer.byteLength(body)}\r\n`
+    + `X-Request-Id: ${requestId}\r\n`
+    + 'Connection: close\r\n\r\n';
+  socket.end(method === 'HEAD' ? head : head + body, () => socket.destroy());
+}
+
+function isResponse(to: ServerResponse | Duplex): to is ServerResponse {
+  return typeof (to as ServerResponse).writeHead === 'function';
+}
+
+/**
+ * The access record of a request the proxy answered itself: no pool, no target, no bytes
+ * relayed; `error` is the refusal's reason (absent on the 200 to `OPTIONS *`).
+ */
+export function refusalRecord(requestId: string, method: string, url: string, refusal: Refusal, ms: number): RequestRecord {
+  const record: RequestRecord = {
+    reqId: requestId, method, url, status: refusal.status, ms, pool: null, version: null, target: null, retries: 0, bytes: 0,
+  };
+  if (refusal.status >= 400) record.error = refusal.reason;
+  return record;
+}
+
+/**
+ * The method and target of a refused head, read from the chunk Node was parsing when the
+ * request line is in it (for the access record); the target is cut to 1024 characters.
+ */
+export function requestLineOf(err: ClientParseError): { method: string; url: string } {
+  const chunk = err.rawPacket;
+  if (chunk === undefined) return { method: '', url: '' };
+  const line = chunk.toString('latin1', 0, Math.min(chunk.length, 4096));
+  const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ \r\n]*)/.exec(line);
+  if (match === null) return { method: '', url: '' };
+  const url = match[2]!;
+  return { method: match[1]!, url: url.length > 1024 ? `${url.slice(0, 1024)}…` : url };
+}
+
+function ignore(): void {}
