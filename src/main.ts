@@ -388,6 +388,7 @@ function createStore(config: Config, logger: Logger): StateStore {
     url: config.state.url,
     prefix: config.state.prefix,
     cluster: config.state.cluster,
+    opTimeoutMs: config.state.opTimeoutMs,
     ...(config.state.options === undefined ? {} : { options: config.state.options }),
     logger,
   });

@@ -4,12 +4,25 @@ import type { RoutingState } from '../routing/state.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
 import type { Target } from '../pool/target.js';
 import { Flag } from '../pool/health-flags.js';
+import type { StateStore } from '../state/store.js';
 
 export interface StatusContext {
   state: RoutingState;
   pools: readonly UpstreamPool[];
-  store: { kind: string; up: boolean };
+  store: Pick<StateStore, 'kind' | 'health'>;
   instance: { id: string; startedAt: string };
+}
+
+/**
+ * `store` in `GET /status` (SPEC §10): whether the state store answers, when it last did
+ * (ISO 8601 or null) and why it is down (null while up). `lastOkAt` and `error` are optional
+ * for clients reading an older server.
+ */
+export interface StoreView {
+  kind: string;
+  up: boolean;
+  lastOkAt?: string | null;
+  error?: string | null;
 }
 
 export function statusView({ state, pools, store, instance }: StatusContext) {
@@ -21,9 +34,14 @@ export function statusView({ state, pools, store, instance }: StatusContext) {
     updatedBy: state.updatedBy,
     ...(state.reason === undefined ? {} : { reason: state.reason }),
     pools: Object.fromEntries(pools.map((pool) => [pool.name, poolView(pool)])),
-    store,
+    store: storeView(store),
     instance,
   };
+}
+
+export function storeView(store: Pick<StateStore, 'kind' | 'health'>): StoreView {
+  const { up, lastOkAt, error } = store.health;
+  return { kind: store.kind, up, lastOkAt, error };
 }
 
 function poolView(pool: UpstreamPool) {

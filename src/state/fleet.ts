@@ -57,12 +57,13 @@ export class Fleet {
     };
   }
 
-  /** Live instances; while the store is down, only this one (and it says so). */
+  /** Live instances; while the store is down (or stops answering now), only this one (and it says so). */
   async instances(): Promise<InstanceReport[]> {
     if (!this.options.store.up) return [this.report()];
-    return this.options.store.instances();
+    return this.options.store.instances().catch(() => [this.report()]);
   }
 
+  /** Bounded by the store's time limit; while the store is down there is nobody to tell. */
   private async beat(): Promise<void> {
     if (!this.options.store.up) return;
     await this.options.store.heartbeat(this.report(), this.ttlMs).catch(() => undefined);

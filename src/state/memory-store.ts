@@ -2,7 +2,7 @@
 // recent changes, and this instance's own heartbeat.
 import type { RoutingState } from '../routing/state.js';
 import type { Rollout } from '../rollout/rollout-state.js';
-import { EVENTS_KEPT, type ChangeEvent, type InstanceReport, type StateStore } from './store.js';
+import { EVENTS_KEPT, type ChangeEvent, type InstanceReport, type StateStore, type StoreHealth } from './store.js';
 
 export class MemoryStore implements StateStore {
   readonly kind = 'memory';
@@ -32,8 +32,9 @@ export class MemoryStore implements StateStore {
     return () => this.listeners.delete(listener);
   }
 
-  async waitUntilUp(): Promise<boolean> {
-    return true;
+  /** In-process: it always answers, so it is up and last answered now. */
+  get health(): StoreHealth {
+    return { up: true, lastOkAt: new Date().toISOString(), error: null };
   }
 
   onUp(): () => void {

@@ -32,57 +32,94 @@ export function redisKeys(prefix: string): RedisKeys {
 }
 
 /**
+ * Every mutating script starts with this guard (SPEC §10: a mutation that does not commit within
+ * `state.opTimeoutMs` is never applied later). ARGV[1] is the commit's deadline in milliseconds
+ * on Redis's own clock (see deadline.ts); a script that runs after it — held in a socket buffer
+ * while Redis was frozen, or delivered by TCP after a partition healed — changes nothing and
+ * returns -1. Reading TIME before writing needs Redis >= 5 (scripts replicate their effects).
+ */
+const DEADLINE_GUARD = `
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[1]) then return -1 end
+`;
+
+/** What a guarded script returns when it ran past its deadline and changed nothing. */
+export const PAST_DEADLINE = -1;
+
+/**
+ * Redis's clock in milliseconds, read on the node that holds KEYS[1] (on a Cluster, the node
+ * that will run the commit, whose clock the deadline is checked against).
+ */
+export const NOW_LUA = `
+local now = redis.call('TIME')
+return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+`;
+
+/**
  * Compare-and-set on the revision, atomically in Redis: write the state, record the event,
  * and publish — or do nothing and return 0 when the stored revision is not the expected one.
- * KEYS: state hash, events list. ARGV: expected revision ('' = only if absent), new revision,
- * state JSON, channel, event JSON ('' = none), events to keep.
+ * KEYS: state hash, events list. ARGV: deadline, expected revision ('' = only if absent), new
+ * revision, state JSON, channel, event JSON ('' = none), events to keep.
  */
-export const COMPARE_AND_SET_LUA = `
+export const COMPARE_AND_SET_LUA = `${DEADLINE_GUARD}
 local current = redis.call('HGET', KEYS[1], 'revision')
-if ARGV[1] == '' then
+if ARGV[2] == '' then
   if current then return 0 end
-elseif current ~= ARGV[1] then
+elseif current ~= ARGV[2] then
   return 0
 end
-redis.call('HSET', KEYS[1], 'revision', ARGV[2], 'state', ARGV[3])
-if ARGV[5] ~= '' then
-  redis.call('LPUSH', KEYS[2], ARGV[5])
-  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
+redis.call('HSET', KEYS[1], 'revision', ARGV[3], 'state', ARGV[4])
+if ARGV[6] ~= '' then
+  redis.call('LPUSH', KEYS[2], ARGV[6])
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[7]) - 1)
 end
-redis.call('PUBLISH', ARGV[4], ARGV[3])
+redis.call('PUBLISH', ARGV[5], ARGV[4])
 return 1
 `;
 
 /**
  * Stores a rollout if the stored one is still at the expected version ('' = only when no
- * rollout is running). KEYS: rollout hash. ARGV: expected version, new version, phase, JSON.
+ * rollout is running). KEYS: rollout hash. ARGV: deadline, expected version, new version, phase, JSON.
  */
-export const PUT_ROLLOUT_LUA = `
+export const PUT_ROLLOUT_LUA = `${DEADLINE_GUARD}
 local version = redis.call('HGET', KEYS[1], 'version')
 local phase = redis.call('HGET', KEYS[1], 'phase')
-if ARGV[1] == '' then
+if ARGV[2] == '' then
   if version and phase == 'running' then return 0 end
-elseif version ~= ARGV[1] then
+elseif version ~= ARGV[2] then
   return 0
 end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'phase', ARGV[3], 'rollout', ARGV[4])
+redis.call('HSET', KEYS[1], 'version', ARGV[3], 'phase', ARGV[4], 'rollout', ARGV[5])
 return 1
 `;
 
-/** Takes a free (or expired) lease, or renews our own. KEYS: lease. ARGV: owner, ttl ms. */
-export const HOLD_LEASE_LUA = `
+/** Takes a free (or expired) lease, or renews our own. KEYS: lease. ARGV: deadline, owner, ttl ms. */
+export const HOLD_LEASE_LUA = `${DEADLINE_GUARD}
 local holder = redis.call('GET', KEYS[1])
-if holder == false or holder == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if holder == false or holder == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
 end
 return 0
 `;
 
-/** Gives a lease up, only if we hold it. KEYS: lease. ARGV: owner. */
-export const RELEASE_LEASE_LUA = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+/** Gives a lease up, only if we hold it. KEYS: lease. ARGV: deadline, owner. */
+export const RELEASE_LEASE_LUA = `${DEADLINE_GUARD}
+if redis.call('GET', KEYS[1]) == ARGV[2] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+`;
+
+/** Records an event that is not a routing change. KEYS: events list. ARGV: deadline, event JSON, events to keep. */
+export const RECORD_EVENT_LUA = `${DEADLINE_GUARD}
+redis.call('LPUSH', KEYS[1], ARGV[2])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) - 1)
+return 1
+`;
+
+/** One instance's heartbeat: a late one would bring back a stale report. KEYS: instance. ARGV: deadline, JSON, ttl ms. */
+export const HEARTBEAT_LUA = `${DEADLINE_GUARD}
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
 `;

@@ -8,7 +8,7 @@ import {
   flip, initialState, poolsGainingWeight, rollback, sameWeights, setWeights,
   type ChangeContext, type RoutingState, type Weights,
 } from '../routing/state.js';
-import type { StateStore } from './store.js';
+import { waitUntilUp, type StateStore } from './store.js';
 
 export type Change =
   | { kind: 'flip'; pool: string }
@@ -72,7 +72,7 @@ export class RoutingControl {
     this.unsubscribe = store.subscribe((state) => this.adopt(state));
     this.offUp = store.onUp(() => void this.resync());
     try {
-      if (!(await store.waitUntilUp(STARTUP_WAIT_MS))) throw new Error(`no answer within ${STARTUP_WAIT_MS} ms`);
+      if (!(await waitUntilUp(store, STARTUP_WAIT_MS))) throw new Error(`no answer within ${STARTUP_WAIT_MS} ms`);
       await this.resync(true);
     } catch (err) {
       this.state = { ...this.initial(), revision: 0 };
@@ -116,8 +116,11 @@ export class RoutingControl {
 
   async change(request: ChangeRequest): Promise<RoutingState> {
     const { store, logger } = this.options;
-    if (!store.up) throw new SwitchyardError('STATE_UNAVAILABLE', `the ${store.kind} state store is unreachable; routing continues on revision ${this.current.revision}`);
-    if (request.source !== 'rollout' && this.options.gate !== undefined) await this.options.gate(request);
+    this.requireStore();
+    if (request.source !== 'rollout' && this.options.gate !== undefined) {
+      await this.options.gate(request);
+      this.requireStore(); // the gate's own read may have just found the store down
+    }
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const base = (await unavailableOnError(store.get())) ?? this.current;
       if (request.ifMatch !== undefined && base.revision !== request.ifMatch) {
@@ -154,6 +157,14 @@ export class RoutingControl {
     this.resyncTimer = null;
   }
 
+  /** Changes are refused at once while the store is down: no caller waits for a store known to be gone. */
+  private requireStore(): void {
+    const { store } = this.options;
+    if (store.up) return;
+    throw new SwitchyardError('STATE_UNAVAILABLE',
+      `the ${store.kind} state store is unreachable (${store.health.error ?? 'down'}); routing continues on revision ${this.current.revision}`);
+  }
+
   private initial(): RoutingState {
     return initialState(this.options.initialWeights, this.options.poolNames(), { actor: 'config:routing.initial' });
   }
@@ -175,11 +186,12 @@ export class RoutingControl {
   }
 }
 
-/** A store that fails mid-change is a 503, never a 500: nothing was committed. */
+/** A store that fails mid-change is a 503, never a 500: nothing was committed (nor will be: SPEC §10). */
 async function unavailableOnError<T>(operation: Promise<T>): Promise<T> {
   try {
     return await operation;
   } catch (err) {
+    if (err instanceof SwitchyardError) throw err; // the store's own 503, with its reason
     throw new SwitchyardError('STATE_UNAVAILABLE', `the state store failed: ${(err as Error).message}`);
   }
 }

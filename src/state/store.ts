@@ -4,6 +4,9 @@
 import type { RoutingState, Weights } from '../routing/state.js';
 import type { Rollout } from '../rollout/rollout-state.js';
 import type { Counts } from '../rollout/latency-histogram.js';
+import type { StoreHealth } from './store-health.js';
+
+export type { StoreHealth } from './store-health.js';
 
 /** One committed change, for `GET /events`. */
 export interface ChangeEvent {
@@ -29,10 +32,17 @@ export interface InstanceReport {
   seenAt: string;
 }
 
+/**
+ * Every call answers or rejects within the store's `state.opTimeoutMs` (SPEC §10); a mutation
+ * that rejects for want of time is never applied later. Rejections are SwitchyardErrors with
+ * code STATE_UNAVAILABLE (an HTTP 503).
+ */
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
-  /** Whether the store can take changes right now. */
+  /** Whether the store answers right now (`health.up`). */
   readonly up: boolean;
+  /** Up, when it last answered, and why it is down (`GET /status`'s `store`). */
+  readonly health: StoreHealth;
   /** The stored state, or null when nothing has been stored yet. Rejects when the store is down. */
   get(): Promise<RoutingState | null>;
   /**
@@ -43,8 +53,6 @@ export interface StateStore {
   compareAndSet(expectedRevision: number | null, next: RoutingState, event?: ChangeEvent): Promise<boolean>;
   /** Called with every state committed after subscribing (by anyone, this instance included). */
   subscribe(listener: (state: RoutingState) => void): () => void;
-  /** Resolves true once the store is up, or false after `timeoutMs` without it. */
-  waitUntilUp(timeoutMs: number): Promise<boolean>;
   /** Called whenever the store comes (back) up, so its readers can resync. */
   onUp(listener: () => void): () => void;
   /** Newest first. */
@@ -67,3 +75,17 @@ export interface StateStore {
 
 /** How many change events a store keeps. */
 export const EVENTS_KEPT = 200;
+
+/** Resolves true once the store is up, or false after `timeoutMs` without it. */
+export function waitUntilUp(store: Pick<StateStore, 'up' | 'onUp'>, timeoutMs: number): Promise<boolean> {
+  if (store.up) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (up: boolean) => {
+      clearTimeout(timer);
+      off();
+      resolve(up);
+    };
+    const timer = setTimeout(() => done(store.up), timeoutMs);
+    const off = store.onUp(() => done(true));
+  });
+}

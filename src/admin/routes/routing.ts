@@ -25,7 +25,7 @@ export function routingRoutes(app: FastifyInstance, context: AdminContext): void
   const status = (state = context.control.current) => statusView({
     state,
     pools: context.pools().pools,
-    store: { kind: context.store.kind, up: context.store.up },
+    store: context.store,
     instance: context.instance,
   });
 
