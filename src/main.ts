@@ -246,6 +246,11 @@ export class Switchyard {
   private async listen(): Promise<void> {
     const state = await this.control.start();
     this.logger.info({ revision: state.revision, weights: state.weights, store: this.config.state.store }, 'routing state loaded');
+    // (packaging, #11) A restart forgets every flip: say so once, where operators look first.
+    if (this.store.kind === 'memory') {
+      this.logger.warn({ kind: 'state', store: 'memory', initial: this.config.routing.initial },
+        'state.store is memory: flips, weights and rollouts live in this process only; a restart goes back to routing.initial (state.store: redis keeps them)');
+    }
     const { listen, admin } = this.config;
     await this.admin.listen({ host: admin.host, port: admin.port });
     for (const pool of this.pools.pools) for (const target of pool.targets) this.health.watch(target, pool.healthCheck!);
