@@ -6,10 +6,13 @@ import { userInfo } from 'node:os';
 export class RefusedError extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string) {
+  /** The error's `details` (e.g. INVALID_CONFIG's `{ problems }`), when the server sent any. */
+  readonly details: unknown;
+  constructor(status: number, code: string, message: string, details?: unknown) {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details;
   }
 }
 
@@ -60,8 +63,8 @@ export class AdminClient {
     const text = await response.body.text();
     const parsed = parseJson(text);
     if (response.statusCode >= 400) {
-      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new RefusedError(response.statusCode, error?.code ?? `HTTP_${response.statusCode}`, error?.message ?? text.trim());
+      const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
+      throw new RefusedError(response.statusCode, error?.code ?? `HTTP_${response.statusCode}`, error?.message ?? text.trim(), error?.details);
     }
     return parsed as T;
   }

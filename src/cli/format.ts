@@ -68,8 +68,23 @@ export function formatStatus(status: StatusView, options: StatusFormatOptions = 
     })),
   );
   const by = `revision ${status.revision} · updated ${status.updatedAt} by ${status.updatedBy}${status.reason ? ` (${status.reason})` : ''}`;
-  const store = `store ${status.store.kind} (${status.store.up ? 'up' : paint('DOWN', 'red', color)})`;
+  const store = storeText(status.store as StoreView, now, color);
   return `${by}\n${store}\n\n${summary}\n\n${targets}\n`;
+}
+
+/** /status's `store`: `{ kind, up }`, and since SPEC §10 also `lastOkAt` and `error` (read when present). */
+interface StoreView {
+  kind: string;
+  up: boolean;
+  lastOkAt?: string | null;
+  error?: string | null;
+}
+
+function storeText(store: StoreView, now: Date, color: boolean): string {
+  if (store.up) return `store ${store.kind} (up)`;
+  const why = typeof store.error === 'string' && store.error !== '' ? `: ${store.error}` : '';
+  const lastOk = typeof store.lastOkAt === 'string' ? `; last ok ${age(store.lastOkAt, now)} ago` : '';
+  return `store ${store.kind} (${paint(`DOWN${why}`, 'red', color)}${lastOk})`;
 }
 
 /** `draining 4s` while in-flight requests finish, `drained 2m ago` after; the bare state otherwise. */
@@ -141,4 +156,56 @@ export function formatEvents(events: ReadonlyArray<Record<string, unknown>>): st
   return `${table(['AT', 'REV', 'KIND', 'WHO', 'FROM', 'TO', 'WHY'], events.map((event) => [
     String(event.at), String(event.revision), String(event.kind), String(event.who), weightsText(event.from), weightsText(event.to), String(event.reason ?? ''),
   ]))}\n`;
+}
+
+/** POST /reload's answer (ReloadSummary in main.ts), read tolerantly. */
+export interface ReloadView {
+  reloaded?: boolean;
+  addedTargets?: string[];
+  removedTargets?: string[];
+  addedPools?: string[];
+  removedPools?: string[];
+  ignored?: string[];
+}
+
+export function formatReload(summary: ReloadView): string {
+  const lines = ['config reloaded'];
+  const parts: Array<[string, string[] | undefined]> = [
+    ['pools added', summary.addedPools], ['pools removed', summary.removedPools],
+    ['targets added', summary.addedTargets], ['targets removed', summary.removedTargets],
+    ['not applied (need a restart)', summary.ignored],
+  ];
+  for (const [what, list] of parts) if (list !== undefined && list.length > 0) lines.push(`  ${what}: ${list.join(', ')}`);
+  if (lines.length === 1) lines[0] = 'config reloaded: no pool or target changed';
+  return `${lines.join('\n')}\n`;
+}
+
+/** GET /instances' answer, read tolerantly (fields added later show up in --json only). */
+export interface InstancesView {
+  storeUp?: boolean;
+  instances: ReadonlyArray<{
+    id: string;
+    host?: string;
+    startedAt?: string;
+    revision?: number;
+    storeUp?: boolean;
+    seenAt?: string;
+    pools?: Record<string, { inflight?: number; longLived?: number }>;
+  }>;
+}
+
+export function formatInstances(body: InstancesView, now = new Date()): string {
+  const head = `${body.instances.length} live instance${body.instances.length === 1 ? '' : 's'}${body.storeUp === false ? ' · store DOWN (heartbeats may be stale)' : ''}`;
+  if (body.instances.length === 0) return `${head}\n`;
+  const rows = body.instances.map((instance) => [
+    instance.id,
+    instance.host ?? '-',
+    String(instance.revision ?? '-'),
+    instance.storeUp === false ? 'down' : 'up',
+    Object.entries(instance.pools ?? {}).map(([pool, counts]) =>
+      `${pool}=${counts.inflight ?? 0}${counts.longLived ? `(+${counts.longLived} ws)` : ''}`).join(' ') || '-',
+    instance.startedAt === undefined ? '-' : `${age(instance.startedAt, now)} ago`,
+    instance.seenAt === undefined ? '-' : `${age(instance.seenAt, now)} ago`,
+  ]);
+  return `${head}\n\n${table(['INSTANCE', 'HOST', 'REVISION', 'STORE', 'INFLIGHT', 'STARTED', 'SEEN'], rows)}\n`;
 }

@@ -1,4 +1,5 @@
 // What a CLI command may touch: output streams and the environment. Tests pass their own.
+import { outputClosed } from './closed-output.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -20,7 +21,9 @@ export function colorEnabled(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv
 }
 
 export const processIo: CliIo = {
-  out: (text) => void process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  out: (text) => {
+    if (!outputClosed()) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  },
   err: (text) => void process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
   env: process.env,
   color: colorEnabled(process.stdout, process.env),

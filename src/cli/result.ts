@@ -5,3 +5,6 @@ export type CommandResult = () => Promise<number>;
 
 /** Bad arguments that the parser itself could not catch: exit 2. */
 export class UsageError extends Error {}
+
+/** A failure the command has already explained on stderr: exit 1 without another line. */
+export class ReportedError extends Error {}

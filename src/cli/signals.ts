@@ -1,6 +1,7 @@
 // Signals for long-running commands: SIGTERM/SIGINT start a graceful stop and a second one
 // exits at once; SIGHUP reloads the config (when the command can).
 import { EXIT, type CliIo } from './io.js';
+import { onOutputClosed } from './closed-output.js';
 
 export interface SignalActions {
   stop: () => Promise<void>;
@@ -29,5 +30,12 @@ export function serveUntilSignal({ stop, reload }: SignalActions, io: CliIo): Pr
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // Nobody reads our output any more (`switchyard demo | head`): stop as gracefully as on SIGTERM.
+    onOutputClosed(() => {
+      if (stopping) return;
+      stopping = true;
+      io.err('stdout closed: shutting down gracefully');
+      stop().then(() => resolve(EXIT.OK), () => resolve(EXIT.FAILED));
+    });
   });
 }

@@ -1,4 +1,5 @@
-// Commands that talk to a running Switchyard's admin API: status, flip, weights, rollback.
+// Commands that talk to a running Switchyard's admin API: status, flip, weights, rollback
+// (rollout and events in rollout-commands.ts, reload and instances in fleet-commands.ts).
 import { Option, type Command } from 'commander';
 import type { StatusView } from '../../admin/status-view.js';
 import { AdminClient, RefusedError } from '../admin-client.js';
@@ -6,6 +7,9 @@ import { formatStatus, paint, parseWeightArgs } from '../format.js';
 import { EXIT, useColor, type CliIo } from '../io.js';
 import { UsageError, type CommandResult } from '../result.js';
 import { registerRolloutCommands } from './rollout-commands.js';
+import { registerFleetCommands } from './fleet-commands.js';
+import { adminUrl } from '../admin-url.js';
+import { onOutputClosed } from '../closed-output.js';
 
 interface ClientFlags {
   admin?: string;
@@ -25,14 +29,14 @@ interface MutationFlags extends ClientFlags {
   ifMatch?: string;
 }
 
-const DEFAULT_ADMIN = 'http://127.0.0.1:9901';
 const DEFAULT_WATCH_SECONDS = 2;
 /** Cursor home + clear screen: a watch frame replaces the last one on a terminal. */
 const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 
 export function registerClientCommands(program: Command, io: CliIo, run: (result: CommandResult) => void): void {
+  // Throws UsageError (exit 2) for a malformed --admin / SWITCHYARD_ADMIN_URL, before any call.
   const clientOf = (flags: ClientFlags) => new AdminClient({
-    url: flags.admin ?? io.env.SWITCHYARD_ADMIN_URL ?? DEFAULT_ADMIN,
+    url: adminUrl(flags.admin, io.env),
     token: flags.token ?? io.env.SWITCHYARD_ADMIN_TOKEN,
   });
   const show = (flags: ClientFlags, status: StatusView) =>
@@ -53,6 +57,7 @@ export function registerClientCommands(program: Command, io: CliIo, run: (result
     .option('--if-match <revision>', 'apply only if the routing revision is still this one');
 
   registerRolloutCommands(program, io, run, withClientFlags, clientOf);
+  registerFleetCommands(program, io, run, withClientFlags, clientOf);
 
   withClientFlags(program.command('status').description('pools, weights, targets, health, in-flight, drain state'))
     .option('--watch [seconds]', `redraw every N seconds (default ${DEFAULT_WATCH_SECONDS}) until Ctrl-C; with --json, one JSON line per refresh`)
@@ -70,7 +75,7 @@ export function registerClientCommands(program: Command, io: CliIo, run: (result
   const watchStatus = async (flags: StatusFlags, { seconds, limit }: { seconds: number; limit: number | null }): Promise<number> => {
     const client = clientOf(flags);
     const color = useColor(io);
-    const url = flags.admin ?? io.env.SWITCHYARD_ADMIN_URL ?? DEFAULT_ADMIN;
+    const url = adminUrl(flags.admin, io.env);
     let wake: () => void = () => undefined;
     let stopped = false;
     const stoppedSignal = new Promise<null>((resolve) => {
@@ -82,6 +87,7 @@ export function registerClientCommands(program: Command, io: CliIo, run: (result
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    const offClosed = onOutputClosed(stop);
     try {
       for (let frame = 1; ; frame++) {
         let body: string;
@@ -115,6 +121,7 @@ export function registerClientCommands(program: Command, io: CliIo, run: (result
     } finally {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      offClosed();
     }
     return EXIT.OK;
   };

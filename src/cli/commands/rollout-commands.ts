@@ -5,6 +5,7 @@ import { formatEvents, formatRollout } from '../format.js';
 import { EXIT, type CliIo } from '../io.js';
 import { UsageError, type CommandResult } from '../result.js';
 import type { AdminClient } from '../admin-client.js';
+import { rolloutExitCode, waitForRollout } from './rollout-wait.js';
 
 interface ClientFlags {
   admin?: string;
@@ -13,6 +14,7 @@ interface ClientFlags {
 }
 
 interface RolloutFlags extends ClientFlags {
+  wait?: boolean;
   steps?: string;
   interval?: string;
   maxErrorRate?: string;
@@ -34,12 +36,35 @@ export function registerRolloutCommands(program: Command, io: CliIo, run: (resul
     .option('--interval <duration>', 'time per step (30s, 2m, 500ms)', '30s')
     .option('--max-error-rate <rate>', 'highest share of 5xx answers from POOL per step', '0.01')
     .option('--max-p99 <duration>', 'highest p99 latency of POOL per step')
-    .option('--min-requests <n>', 'hold a step until it saw this many requests'))
+    .option('--min-requests <n>', 'hold a step until it saw this many requests')
+    .option('--wait', 'with POOL or status: follow the rollout until it ends, printing each step; exit 0 when it completes or is promoted, 1 when aborted or rolled back'))
+    .addHelpText('after', `
+Exit codes: 0 ok; 1 refused, or (rollout status, --wait) the rollout was aborted or rolled back; 2 bad usage.
+Steps at or below POOL's current weight are skipped: a rollout never moves traffic back.`)
     .action((target: string, flags: RolloutFlags) => run(async () => {
+      if (flags.wait && ACTIONS.has(target) && target !== 'status') throw new UsageError(`--wait goes with POOL or status, not ${target}`);
+      const body = ACTIONS.has(target) ? null : rolloutBody(target, flags);
       const client = clientOf(flags);
-      if (target === 'status') print(flags, await client.get('/rollout'));
-      else if (ACTIONS.has(target)) print(flags, await client.post(`/rollout/${target}`));
-      else print(flags, await client.post('/rollout', rolloutBody(target, flags)));
+      if (body !== null) {
+        const started = await client.post<{ rollout: Record<string, unknown> }>('/rollout', body);
+        if (flags.wait) {
+          if (!flags.json) io.out(formatRollout(started.rollout).trimEnd());
+          return waitForRollout(client, io, started.rollout, flags.json === true);
+        }
+        print(flags, started);
+        return EXIT.OK;
+      }
+      if (target === 'status') {
+        const current = await client.get<{ rollout: Record<string, unknown> | null }>('/rollout');
+        if (flags.wait && current.rollout?.phase === 'running') {
+          if (!flags.json) io.out(formatRollout(current.rollout).trimEnd());
+          return waitForRollout(client, io, current.rollout, flags.json === true);
+        }
+        print(flags, current);
+        // A script asking "did the last rollout go through?" gets the answer in the exit code.
+        return rolloutExitCode(current.rollout);
+      }
+      print(flags, await client.post(`/rollout/${target}`));
       return EXIT.OK;
     }));
 

@@ -5,9 +5,10 @@ import { ConfigError } from '../../errors.js';
 import { Switchyard } from '../../main.js';
 import { startDemo } from '../../demo/demo-stack.js';
 import { createDemoApp } from '../../demo/demo-app.js';
-import { adminArg, fleetBanner, fleetEndpoints, startFleetDemo } from '../../demo/fleet-demo.js';
+import { adminArg, fleetBanner, fleetEndpoints, secondPort, startFleetDemo } from '../../demo/fleet-demo.js';
+import { portInUseHint } from '../hints.js';
 import { EXIT, type CliIo } from '../io.js';
-import { UsageError, type CommandResult } from '../result.js';
+import { ReportedError, UsageError, type CommandResult } from '../result.js';
 import { serveUntilSignal } from '../signals.js';
 
 export const DEFAULT_CONFIG = 'config/switchyard.yaml';
@@ -18,7 +19,11 @@ export function registerServerCommands(program: Command, io: CliIo, run: (result
     .option('-c, --config <file>', 'config file', DEFAULT_CONFIG)
     .action((flags: { config: string }) => run(async () => {
       const config = loadConfigFile(flags.config, io.env);
-      const switchyard = await Switchyard.start(config, { configPath: flags.config });
+      const switchyard = await withPortHint(io, Switchyard.start(config, { configPath: flags.config }), [
+        { port: config.listen.port, setting: `listen.port in ${flags.config}` },
+        { port: config.admin.port, setting: `admin.port in ${flags.config}` },
+        ...(config.preview === undefined ? [] : [{ port: config.preview.port, setting: `preview.port in ${flags.config}` }]),
+      ]);
       return serveUntilSignal({ stop: () => switchyard.close(), reload: () => switchyard.reload() }, io);
     }));
 
@@ -33,11 +38,17 @@ export function registerServerCommands(program: Command, io: CliIo, run: (result
         for (const [name, value] of [['--port', flags.port], ['--admin-port', flags.adminPort]] as const) {
           if (value === 65535) throw new UsageError(`${name} ${value} leaves no port for the second instance`);
         }
-        const fleet = await startFleetDemo({ port: flags.port, adminPort: flags.adminPort, redisServer: io.env.REDIS_SERVER || undefined });
+        const fleet = await withPortHint(io, startFleetDemo({ port: flags.port, adminPort: flags.adminPort, redisServer: io.env.REDIS_SERVER || undefined }), [
+          { port: flags.port, setting: '--port' },
+          { port: secondPort(flags.port), setting: '--port (the second instance listens on --port + 1)' },
+          { port: flags.adminPort, setting: '--admin-port' },
+          { port: secondPort(flags.adminPort), setting: '--admin-port (the second instance listens on --admin-port + 1)' },
+        ]);
         io.out(flags.json ? JSON.stringify(fleetEndpoints(fleet)) : fleetBanner(fleet));
         return serveUntilSignal({ stop: () => fleet.close() }, io);
       }
-      const demo = await startDemo({ port: flags.port, adminPort: flags.adminPort });
+      const demo = await withPortHint(io, startDemo({ port: flags.port, adminPort: flags.adminPort }),
+        [{ port: flags.port, setting: '--port' }, { port: flags.adminPort, setting: '--admin-port' }]);
       io.out(flags.json
         ? JSON.stringify({ instances: [{ proxy: demo.switchyard.proxyUrl, admin: demo.switchyard.adminUrl }] })
         : demoBanner(demo.switchyard.proxyUrl, demo.switchyard.adminUrl));
@@ -87,6 +98,20 @@ export function registerServerCommands(program: Command, io: CliIo, run: (result
         }),
       }, io);
     }));
+}
+
+/**
+ * Awaits a start; a port already in use is reported with the setting that changes it
+ * (exit 1, as SPEC §2 says) instead of a bare EADDRINUSE.
+ */
+async function withPortHint<T>(io: CliIo, starting: Promise<T>, settings: ReadonlyArray<{ port: number; setting: string }>): Promise<T> {
+  try {
+    return await starting;
+  } catch (err) {
+    const hint = portInUseHint(err, settings);
+    if (hint !== null) io.err(`error: ${(err as Error).message}\n${hint}`);
+    throw hint === null ? err : new ReportedError();
+  }
 }
 
 function integer(text: string): number {
