@@ -1,7 +1,8 @@
 // Where a drain ends. When a pool's weight drops to 0 it is fenced (the router no longer
 // picks it); its in-flight requests finish; once it is drained its upstream connections
 // close gracefully. Whatever is still running after `drain.timeoutMs` — long polls, SSE
-// streams, WebSocket tunnels — is cut. Removed targets (reload) drain the same way.
+// streams, WebSocket tunnels — is cut. Removed targets (reload) drain the same way, their
+// tunnels included (a tunnel's socket left undici's pool at its 101, so it is cut by name).
 import type { Logger } from '../observe/logger.js';
 import type { Target } from './target.js';
 import type { UpstreamPool } from './upstream-pool.js';
@@ -38,11 +39,14 @@ export class DrainController {
     }
   }
 
-  /** Targets taken out by a reload: no new requests reach them; running ones finish or are cut at the timeout. */
+  /**
+   * Targets taken out by a reload: no new requests reach them; running requests and open
+   * tunnels (both in `target.inflight`) finish, or are cut at the timeout.
+   */
   retire(targets: readonly Target[]): void {
     for (const target of targets) {
       void target.closeConnections();
-      if (target.inflight > 0) this.schedule(target, () => void target.destroyConnections());
+      if (target.inflight > 0) this.schedule(target, () => this.targetTimedOut(target));
     }
   }
 
@@ -64,6 +68,13 @@ export class DrainController {
     this.options.logger.warn({ kind: 'drain', pool: pool.name, inflight: pool.inflight, tunnels, timeoutMs: this.options.timeoutMs },
       'drain timeout: cutting what is still running');
     for (const target of pool.targets) void target.destroyConnections();
+  }
+
+  private targetTimedOut(target: Target): void {
+    const tunnels = target.closeTunnels('closed by drain timeout (target removed)');
+    this.options.logger.warn({ kind: 'drain', pool: target.pool, target: target.url, inflight: target.inflight, tunnels,
+      timeoutMs: this.options.timeoutMs }, 'drain timeout of a removed target: cutting what is still running');
+    void target.destroyConnections();
   }
 
   private schedule(key: UpstreamPool | Target, action: () => void): void {

@@ -11,11 +11,24 @@ export interface LastCheck {
   ms: number;
 }
 
+/** Something open on a target that outlives a request and that a drain cuts when its time is up: an Upgrade tunnel. */
+export interface LongLived {
+  close(reason: string): void;
+}
+
 export class Target {
   readonly url: string;
   readonly pool: string;
   readonly health = new HealthFlags();
+  /** Requests and tunnels (from their handshake to their end) running on this target: least-in-flight picking reads it. */
   inflight = 0;
+  /** Open Upgrade tunnels, handshakes included; each also counts in `inflight`. A drain of the target cuts them. */
+  readonly tunnels = new Set<LongLived>();
+  /**
+   * Upstream sockets a 101 took out of the connection pool (undici no longer counts them):
+   * with the pool's own connections they make what `limits.maxConnectionsPerTarget` caps.
+   */
+  detached = 0;
   lastCheck: LastCheck | null = null;
   private current: UpstreamClient;
   private readonly open: () => UpstreamClient;
@@ -42,6 +55,13 @@ export class Target {
   /** Immediate: cuts whatever is still running (drain timeout, shutdown grace over). */
   destroyConnections(): Promise<void> {
     return this.current.destroy();
+  }
+
+  /** Cuts every tunnel of this target (drain timeout of a removed target); returns how many there were. */
+  closeTunnels(reason: string): number {
+    const count = this.tunnels.size;
+    for (const tunnel of [...this.tunnels]) tunnel.close(reason);
+    return count;
   }
 
   get ready(): boolean {

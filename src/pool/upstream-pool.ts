@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { HealthCheckConfig } from '../config/schema.js';
 import { poolRole } from '../routing/state.js';
 import { TargetPicker } from './picker.js';
-import type { Target } from './target.js';
+import type { LongLived, Target } from './target.js';
 
 export type DrainPhase = 'serving' | 'standby' | 'draining' | 'drained';
 export type PoolStateName = 'active' | 'standby' | 'split' | 'draining' | 'drained';
@@ -64,6 +64,32 @@ export class UpstreamPool extends EventEmitter<{ drained: [] }> {
   endLongLived(): void {
     this.longLived--;
     if (this.idle && this.phase === 'draining') this.markDrained();
+  }
+
+  /**
+   * An Upgrade tunnel starts on `target` (at its handshake): it counts in the target's in-flight
+   * (least-in-flight picking sees it) and, but for the preview listener's, as one of this pool's
+   * long-lived connections (a drain waits for it, then cuts it). Not in the pool's `inflight`:
+   * that counts requests.
+   */
+  beginTunnel(target: Target, tunnel: LongLived, preview: boolean): void {
+    target.inflight++;
+    target.tunnels.add(tunnel);
+    if (!preview) this.beginLongLived();
+  }
+
+  /** A tunnel's handshake moves to another target (connect retry): the pool's count does not blink. */
+  moveTunnel(from: Target, to: Target, tunnel: LongLived): void {
+    from.inflight--;
+    from.tunnels.delete(tunnel);
+    to.inflight++;
+    to.tunnels.add(tunnel);
+  }
+
+  endTunnel(target: Target, tunnel: LongLived, preview: boolean): void {
+    target.inflight--;
+    target.tunnels.delete(tunnel);
+    if (!preview) this.endLongLived();
   }
 
   /** Called whenever the routing state gives this pool a weight. */

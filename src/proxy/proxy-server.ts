@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import type { LimitsConfig } from '../config/schema.js';
+import { DEFAULT_LIMITS, type LimitsConfig } from '../config/schema.js';
 import type { Target } from '../pool/target.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
 import type { RequestObserver, RequestRecord } from '../observe/request-record.js';
@@ -92,12 +92,14 @@ export class ProxyServer implements ExchangeOwner {
     this.server = createServer({ keepAliveTimeout: options.keepAliveMs, requestTimeout: 0 }, (req, res) => this.handle(req, res));
     // Clients that send garbage get a 400 from Node; their socket errors must never crash us.
     this.server.on('clientError', onClientError);
+    // Upgrade requests go through the target's undici Pool like plain ones (UPGRADE: tunnel.ts).
     this.tunnels = new UpgradeTunnels({
       choosePool: (req) => this.router === null ? this.options.choosePool(req) : this.router.route(req)?.pool,
-      connectMs: options.connectMs ?? 2000,
+      limits: options.limits ?? DEFAULT_LIMITS,
       dropHeader: this.dropHeader,
       preview: this.preview,
       retryAttempts: () => this.retryAttempts,
+      observed: (target, ok) => this.observed(target, ok),
       onFinished: (record) => this.notify(record),
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
