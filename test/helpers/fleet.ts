@@ -19,8 +19,10 @@ export async function fleetFor(t: Test, redisUrl: string, count: number, prefix 
     await green.close();
   });
   const instances: TestProxy[] = [];
+  // `extra.state` adds to the Redis state block (e.g. opTimeoutMs) instead of replacing it.
+  const { state, ...rest } = extra as { state?: Record<string, unknown> };
   const add = async () => {
-    const proxy = await startProxy({ blue: [blue.url], green: [green.url] }, { state: { store: 'redis', url: redisUrl, prefix }, log: { access: false }, ...extra });
+    const proxy = await startProxy({ blue: [blue.url], green: [green.url] }, { state: { store: 'redis', url: redisUrl, prefix, ...state }, log: { access: false }, ...rest });
     t.teardown(() => proxy.close());
     instances.push(proxy);
     return proxy;

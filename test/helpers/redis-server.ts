@@ -25,6 +25,8 @@ export interface RedisServerOptions {
   password?: string;
   /** Keep data across restarts (append-only file in a private folder). */
   persist?: boolean;
+  /** Address to listen on (default 127.0.0.1), e.g. a test bridge's address for network namespaces. */
+  host?: string;
 }
 
 export class RedisServer {
@@ -42,8 +44,13 @@ export class RedisServer {
     return server;
   }
 
+  get host(): string {
+    return this.options.host ?? '127.0.0.1';
+  }
+
   get url(): string {
-    return this.options.password === undefined ? `redis://127.0.0.1:${this.port}` : `redis://:${this.options.password}@127.0.0.1:${this.port}`;
+    const auth = this.options.password === undefined ? '' : `:${this.options.password}@`;
+    return `redis://${auth}${this.host}:${this.port}`;
   }
 
   get running(): boolean {
@@ -51,7 +58,7 @@ export class RedisServer {
   }
 
   async start(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir,
+    const args = ['--port', String(this.port), '--bind', this.host, '--save', '', '--dir', this.dir,
       '--appendonly', this.options.persist ? 'yes' : 'no', '--appendfsync', 'always'];
     if (this.options.password !== undefined) args.push('--requirepass', this.options.password);
     const child = spawn(REDIS_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -66,6 +73,19 @@ export class RedisServer {
       child.stderr!.on('data', onData);
       child.once('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${output}`)));
     });
+  }
+
+  /**
+   * Freezes the server (SIGSTOP): it keeps its TCP connections and its listening socket, the
+   * kernel keeps accepting and buffering, nothing answers — the hardest outage to notice.
+   */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** Resumes a frozen server (SIGCONT): it then runs whatever was buffered meanwhile. */
+  thaw(): void {
+    this.child?.kill('SIGCONT');
   }
 
   /** SIGKILL by default: an outage, not a polite stop. */
