@@ -1,13 +1,21 @@
 // One proxied request: it dispatches to a target through undici, streams the response back
-// with backpressure, retries on another target when that is safe, and maps failures to
-// 502/504 (or cuts the connection once the response has started). It is its own undici
-// handler, so a request costs one object and no closures.
+// with backpressure, retries on another target when that is safe (or once on a fresh
+// connection when a kept-alive one was stale), and answers failures by whose fault they were:
+// the upstream's → 502/504 (and passive-health evidence), the client's → the proxy's own 4xx,
+// never evidence (SPEC §4, §10). Once a response head is out, a failure cuts the connection.
+// It is its own undici handler, so a request costs one object and no closures.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { LimitsConfig } from '../config/schema.js';
 import type { Target } from '../pool/target.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
 import { downstreamResponseHeaders } from './headers.js';
-import { errorCode, mayRetry, statusForUpstreamError } from './upstream-errors.js';
+import { bodyWatchFor, type WatchedBody } from './request-body-watch.js';
+import type { UpstreamClient } from './upstream-client.js';
+import {
+  CLIENT_GONE, ExchangeError, REQUEST_BODY_IDLE, REQUEST_BODY_TOO_LARGE, UPSTREAM_TRANSFER_CODING, acceptsTrailers,
+  badTransferCoding, declaredTrailer, errorCode, faultOf, isStaleConnection, mayRetry, statusForUpstreamError,
+} from './upstream-errors.js';
 
 export interface ExchangeOwner {
   /** How many more targets a failed request may try. */
@@ -16,19 +24,24 @@ export interface ExchangeOwner {
   readonly closing: boolean;
   /** True for the preview listener: its requests count in flight but do not hold up a drain. */
   readonly preview: boolean;
+  /** SPEC §10 limits: requestBodyIdleMs, maxRequestBodyBytes and maxPendingPerTarget are read here. */
+  readonly limits: Readonly<LimitsConfig>;
   /** Called once, when the exchange is over (answered, failed or abandoned). */
   finished(exchange: Exchange): void;
-  /** Called once per attempt with what the target did, for passive health. */
+  /** Called at most once per attempt with what the target did, for passive health; only upstream-origin failures are `false`. */
   observed(target: Target, ok: boolean): void;
 }
 
 /** Status recorded when the client went away before the answer (nginx's convention). */
 export const CLIENT_CLOSED = 499;
 
+const RETRY_AFTER_SECONDS = '1';
+
 const kExchange = Symbol('exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
+type TaggedRequest = IncomingMessage & { [kExchange]?: Exchange };
 
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, WatchedBody {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly requestId: string;
@@ -37,16 +50,47 @@ export class Exchange implements Dispatcher.DispatchHandler {
   target: Target;
   status = 0;
   bytes = 0;
+  /** Retries counted against `retries.attempts` (the stale-connection retry is not one). */
   retries = 0;
   error: string | undefined;
+  // WatchedBody (request-body-watch.ts)
+  bodyMark = 0;
+  bodyProgressAt = 0;
 
   private readonly owner: ExchangeOwner;
   private readonly options: Dispatcher.DispatchOptions;
   /** Extra response header pairs (pool header, sticky cookie), or null. */
   private readonly extras: readonly string[] | null;
+  /** The client is HTTP/1.1 and sent `TE: trailers`: trailers are relayed (chunked). */
+  private readonly trailers: boolean;
   private abortUpstream: ((err?: Error) => void) | null = null;
+  private resumeUpstream: (() => void) | null = null;
   private tried: Target[] | undefined;
-  private responseStarted = false;
+  /** The dispatcher of the current attempt, while the attempt counts in its `waiting`. */
+  private queuedOn: UpstreamClient | null = null;
+  /** The current attempt is counted in its target's and pool's in-flight. */
+  private attemptOpen = false;
+  /** The current attempt was already reported to passive health. */
+  private attemptObserved = false;
+  /** The current attempt runs on a connection that served an earlier request. */
+  private reusedConnection = false;
+  /** The current attempt went to a connection opened for it (the stale-connection retry). */
+  private onFreshConnection = false;
+  /** Some byte of an answer (a 1xx included) arrived on the current attempt. */
+  private answered = false;
+  private staleRetried = false;
+  /** The final response head, held until a body byte, the end, or the end of this turn (see flushHeads). */
+  private head: string[] | null = null;
+  private statusText = '';
+  /** writeHead was called: from here a failure can only cut the connection. */
+  private headSent = false;
+  /** A no-body answer (HEAD, 204, 304) was relayed whole; what undici says next concerns only the upstream. */
+  private answeredWhole = false;
+  /** A client fault found while the attempt waits for a connection: onConnect aborts with it. */
+  private abandon: Error | null = null;
+  private bodyBytes = 0;
+  private bodyCounted = false;
+  private watched = false;
   private clientGone = false;
   private over = false;
 
@@ -60,6 +104,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.target = target;
     this.requestId = requestId;
     this.startedAt = startedAt;
+    const te = req.headers.te;
+    // A 1.0 client cannot take chunked (Node would refuse a Trailer header there).
+    this.trailers = typeof te === 'string' && req.httpVersionMinor === 1 && req.httpVersionMajor === 1 && acceptsTrailers(te);
+    // TE is hop-by-hop: ask the upstream for trailers only when they can be passed on.
+    if (this.trailers) headers.push('te', 'trailers');
     this.options = {
       path: req.url ?? '/',
       method: req.method as Dispatcher.HttpMethod,
@@ -69,87 +118,165 @@ export class Exchange implements Dispatcher.DispatchHandler {
     (res as TaggedResponse)[kExchange] = this;
     // A response emits 'close' once: a plain listener does what `once` would, without its wrapper.
     res.on('close', onResponseClose);
+    if (body && owner.limits.requestBodyIdleMs > 0 && !req.complete) {
+      this.watched = true;
+      bodyWatchFor(owner.limits.requestBodyIdleMs).add(this, startedAt);
+    }
   }
 
   start(): void {
-    this.pool.begin(this.target, this.owner.preview);
-    this.target.client.dispatch(this.options, this);
+    this.dispatch(false);
   }
 
-  // --- undici handler (legacy form: raw headers, no conversion work) ---
+  private dispatch(fresh: boolean): void {
+    const client = this.target.client;
+    if (!fresh && client.waiting >= this.owner.limits.maxPendingPerTarget) return this.overloaded();
+    this.pool.begin(this.target, this.owner.preview);
+    this.attemptOpen = true;
+    this.attemptObserved = false;
+    this.answered = false;
+    this.reusedConnection = false;
+    this.onFreshConnection = fresh;
+    this.abortUpstream = null;
+    this.queuedOn = client;
+    client.waiting++;
+    if (fresh) client.dispatchFresh(this.options, this);
+    else client.dispatch(this.options, this);
+  }
+
+  // --- undici handler (legacy form: raw headers, no conversion work; see the report in #11 for the A/B) ---
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
-    if (this.clientGone) abort(new ClientGoneError());
+    const client = this.queuedOn;
+    if (client !== null) {
+      this.queuedOn = null;
+      client.waiting--;
+      this.reusedConnection = !this.onFreshConnection && !client.takeFreshConnection();
+    }
+    if (this.clientGone) return abort(new ExchangeError(CLIENT_GONE, 'the client closed the connection'));
+    if (this.abandon !== null) return abort(this.abandon);
+    if (!this.bodyCounted && this.options.body !== null && this.owner.limits.maxRequestBodyBytes > 0
+      && this.req.headers['content-length'] === undefined) {
+      // Only a body without a declared length can run past the limit (a declared one over it is
+      // refused before dispatch). Counted from here, when undici starts reading it too: a 'data'
+      // listener added earlier would let chunks flow before undici listens.
+      this.bodyCounted = true;
+      (this.req as TaggedRequest)[kExchange] = this;
+      this.req.on('data', onRequestData);
+    }
+  }
+
+  onResponseStarted(): void {
+    this.answered = true;
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    if (statusCode < 200) return true; // 1xx interim answers are not relayed
-    if (this.clientGone) return false;
+    if (statusCode < 200) {
+      if (statusCode === 103) this.earlyHints(rawHeaders);
+      return true; // other 1xx interim answers are not relayed (SPEC §10)
+    }
+    if (this.clientGone || this.over) return false;
+    const coding = badTransferCoding(rawHeaders);
+    if (coding !== null) {
+      // Thrown: undici aborts the attempt and onError answers 502 (the upstream's fault).
+      throw new ExchangeError(UPSTREAM_TRANSFER_CODING, `upstream answered with Transfer-Encoding: ${coding}`);
+    }
     const headers = downstreamResponseHeaders(rawHeaders, this.extras);
     if (this.owner.closing) this.res.shouldKeepAlive = false;
-    try {
-      if (statusText === '') this.res.writeHead(statusCode, headers);
-      else this.res.writeHead(statusCode, statusText, headers);
-    } catch (err) {
-      // Node refused to relay this head (undici's parser accepts e.g. control characters in
-      // the reason phrase, writeHead does not). Nothing reached the client yet, so undo what
-      // writeHead had already stored (the reason phrase, any headers) and let undici abort the
-      // attempt: onError then answers a clean 502 instead of cutting a connection that never
-      // got a status line.
-      this.res.statusMessage = '';
-      for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
-      throw err;
-    }
-    this.responseStarted = true;
     this.status = statusCode;
-    this.owner.observed(this.target, statusCode < 500);
+    this.statusText = statusText;
+    if (statusCode >= 500) {
+      this.attemptObserved = true;
+      this.owner.observed(this.target, false);
+    } // a good answer counts once its head is accepted for relaying (sendHead)
     this.resumeUpstream = resume;
+    if (statusCode === 204 || statusCode === 304 || this.options.method === 'HEAD') {
+      // No body, whatever Content-Length says (RFC 9110 §6.4.1). undici then reports a length
+      // mismatch for a 204/304 that declared one; the client has its whole answer by then.
+      if (statusCode === 204) dropContentLength(headers);
+      this.head = headers;
+      this.sendHead();
+      this.res.end();
+      this.answeredWhole = true;
+      return true;
+    }
+    if (this.trailers) {
+      const trailer = declaredTrailer(rawHeaders);
+      if (trailer !== null) headers.push('trailer', trailer);
+    }
+    this.head = headers;
+    // Sent with the first body byte or the end when they come in this same turn (one write);
+    // otherwise at the end of the turn on its own, so a quiet stream (SSE) shows its head at once.
+    flushQueue.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      queueMicrotask(flushHeads);
+    }
     return true;
   }
 
-  private resumeUpstream: (() => void) | null = null;
-
   onData(chunk: Buffer): boolean {
+    if (this.head !== null) this.sendHead(); // a throw here makes undici abort: a clean 502 in onError
     this.bytes += chunk.length;
     const more = this.res.write(chunk);
     if (!more && this.resumeUpstream !== null) this.res.once('drain', this.resumeUpstream);
     return more;
   }
 
-  onComplete(): void {
-    this.res.end();
+  onComplete(trailers: string[] | null): void {
+    if (!this.answeredWhole) {
+      if (this.head !== null) this.sendHead(); // undici routes a throw here to onError
+      const raw = trailers as unknown as Buffer[] | null;
+      if (this.trailers && raw !== null && raw.length > 0) this.res.addTrailers(trailerPairs(raw));
+      this.res.end();
+    }
     this.endAttempt();
     this.finish();
   }
 
   onError(err: Error): void {
-    if (this.over) return;
+    const client = this.queuedOn;
+    if (client !== null) {
+      this.queuedOn = null;
+      client.waiting--;
+    }
     this.endAttempt();
-    if (this.clientGone) {
-      this.status = CLIENT_CLOSED;
-      this.error = 'client closed the connection';
-      return this.finish();
-    }
+    if (this.over) return;
+    if (this.answeredWhole) return this.finish(); // e.g. a 304's Content-Length with no body: not a failure
+    if (this.clientGone) return this.closedByClient();
+    // A client reset mid-upload surfaces as the body stream's own error (an ECONNRESET too).
+    const fromClientBody = this.options.body !== null && err === this.req.errored;
+    if (fromClientBody) return this.closedByClient();
+    const fault = faultOf(err);
     this.error = `${errorCode(err)}: ${err.message}`;
-    if (this.responseStarted) {
+    if (this.headSent) {
       // A status line is already out: the only honest signal left is to cut the connection.
-      this.res.destroy(err);
+      this.res.destroy();
       return this.finish();
     }
-    this.owner.observed(this.target, false);
-    if (this.retries < this.owner.retryAttempts && mayRetry({ err, method: this.options.method, bodyStreamed: this.bodyStreamed })) {
+    this.head = null;
+    if (fault === 'client') return this.refuse(err);
+    const bodyStreamed = this.bodyStreamed;
+    const method = this.options.method;
+    if (fault === 'upstream' && !this.staleRetried && !this.onFreshConnection
+      && isStaleConnection({ err, method, bodyStreamed, reusedConnection: this.reusedConnection, answered: this.answered })) {
+      // Most likely the upstream closed this idle connection as we wrote: once more, on a new one.
+      this.staleRetried = true;
+      return this.dispatch(true);
+    }
+    if (fault === 'upstream' && !this.attemptObserved) this.owner.observed(this.target, false);
+    if (this.retries < this.owner.retryAttempts && mayRetry({ err, method, bodyStreamed })) {
       (this.tried ??= []).push(this.target);
       const next = this.pool.pick(this.tried);
       if (next !== undefined) {
         this.retries++;
         this.target = next;
-        this.abortUpstream = null;
-        return this.start();
+        return this.dispatch(false);
       }
     }
     this.status = statusForUpstreamError(err);
-    this.replyError(this.status === 504 ? 'upstream did not answer in time' : 'upstream unavailable');
+    this.replyError(this.status === 504 ? 'upstream did not answer in time' : 'upstream unavailable', false);
     this.finish();
   }
 
@@ -159,43 +286,189 @@ export class Exchange implements Dispatcher.DispatchHandler {
   clientClosed(): void {
     if (this.over || this.res.writableFinished) return;
     this.clientGone = true;
-    if (this.abortUpstream !== null) this.abortUpstream(new ClientGoneError());
+    if (this.abortUpstream !== null) this.abortUpstream(new ExchangeError(CLIENT_GONE, 'the client closed the connection'));
+  }
+
+  /** From the body watch: no request-body byte for `limits.requestBodyIdleMs` → 408 (or a cut once answering). */
+  bodyIdle(): void {
+    if (this.over) return;
+    const err = new ExchangeError(REQUEST_BODY_IDLE, `no request body byte for ${this.owner.limits.requestBodyIdleMs} ms`);
+    this.failByClient(err);
+  }
+
+  /** Counts a chunked body against `limits.maxRequestBodyBytes` → 413 (or a cut once answering). */
+  requestData(length: number): void {
+    this.bodyBytes += length;
+    const limit = this.owner.limits.maxRequestBodyBytes;
+    if (this.bodyBytes <= limit || this.over) return;
+    this.req.off('data', onRequestData);
+    this.failByClient(new ExchangeError(REQUEST_BODY_TOO_LARGE, `request body over ${limit} bytes`));
+  }
+
+  /** A client fault found by the proxy: abort the upstream attempt (onError answers), or answer now if there is none yet. */
+  private failByClient(err: ExchangeError): void {
+    if (this.abortUpstream !== null) return this.abortUpstream(err);
+    // Still waiting for a connection: answer now; onConnect aborts the dispatch when it comes.
+    this.abandon = err;
+    this.error = `${err.code}: ${err.message}`;
+    this.refuse(err);
+  }
+
+  /** The proxy's own answer to a client fault (400/408/413/417), or a cut when the head is out. Never evidence. */
+  private refuse(err: Error): void {
+    this.error = `${errorCode(err)}: ${err.message}`;
+    if (this.headSent) {
+      this.res.destroy();
+      return this.finish();
+    }
+    this.status = statusForUpstreamError(err);
+    this.replyError(err.message, true);
+    this.finish();
+  }
+
+  private closedByClient(): void {
+    this.status = CLIENT_CLOSED;
+    this.error = 'client closed the connection';
+    if (!this.res.destroyed) this.res.destroy();
+    this.finish();
+  }
+
+  /** Too many requests already wait for a connection to this target (limits.maxPendingPerTarget). */
+  private overloaded(): void {
+    this.status = 503;
+    this.error = `over limits.maxPendingPerTarget (${this.owner.limits.maxPendingPerTarget}) waiting for ${this.target.url}`;
+    if (this.res.headersSent) this.res.destroy();
+    else {
+      this.res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': RETRY_AFTER_SECONDS, 'x-request-id': this.requestId });
+      this.res.end('upstream busy\n');
+    }
+    this.finish();
+  }
+
+  /** Relays a 103 Early Hints to an HTTP/1.1 client (RFC 8297; a 1.0 client must get no 1xx, RFC 9110 §15.2). */
+  private earlyHints(raw: Buffer[]): void {
+    if (this.headSent || this.clientGone || this.req.httpVersionMinor !== 1 || typeof this.res.writeEarlyHints !== 'function') return;
+    const hints: Record<string, string | string[]> = {};
+    const links: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1').toLowerCase();
+      const value = raw[i + 1]!.toString('latin1');
+      if (name === 'link') {
+        // Node validates each link on its own: split a comma-joined field into its links.
+        for (const link of value.split(/,\s*(?=<)/)) links.push(link);
+      } else if (!INTERIM_DROPPED.has(name)) {
+        hints[name] = value;
+      }
+    }
+    if (links.length === 0) return; // Node sends no 103 without a Link
+    hints.link = links;
+    try {
+      this.res.writeEarlyHints(hints);
+    } catch {
+      // A Link Node will not write: an interim answer is advisory, so it is dropped.
+    }
   }
 
   private get bodyStreamed(): boolean {
     return this.options.body !== null && this.req.readableDidRead;
   }
 
-  private replyError(message: string): void {
+  /** Writes the held head (it goes out with the next write). Undoes a refused one so a clean error can follow. */
+  private sendHead(): void {
+    const head = this.head!;
+    this.head = null;
+    try {
+      if (this.statusText === '') this.res.writeHead(this.status, head);
+      else this.res.writeHead(this.status, this.statusText, head);
+    } catch (err) {
+      // Node refused to relay this head (undici's parser accepts e.g. control characters in
+      // the reason phrase, writeHead does not). Nothing reached the client yet, so undo what
+      // writeHead had already stored (the reason phrase, any headers): onError then answers
+      // a clean 502 instead of cutting a connection that never got a status line.
+      this.res.statusMessage = '';
+      for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
+      throw err;
+    }
+    this.headSent = true;
+    if (!this.attemptObserved) {
+      this.attemptObserved = true;
+      this.owner.observed(this.target, true);
+    }
+  }
+
+  /** End of the turn in which the head arrived without its body: send the head alone now. */
+  flushHead(): void {
+    if (this.head === null || this.over || this.clientGone) return;
+    try {
+      this.sendHead();
+    } catch (err) {
+      if (this.abortUpstream !== null) this.abortUpstream(err as Error);
+      return;
+    }
+    this.res.flushHeaders();
+  }
+
+  private replyError(message: string, clientFault: boolean): void {
     if (this.res.headersSent) return void this.res.destroy();
+    // A refused request's body may be unread or still arriving: do not read on for a next one.
+    if (clientFault) this.res.shouldKeepAlive = false;
     this.res.writeHead(this.status, { 'content-type': 'text/plain; charset=utf-8', 'x-request-id': this.requestId });
     this.res.end(`${message}\n`);
   }
 
   private endAttempt(): void {
+    if (!this.attemptOpen) return;
+    this.attemptOpen = false;
     this.pool.end(this.target, this.owner.preview);
   }
 
   private finish(): void {
     if (this.over) return;
     this.over = true;
+    if (this.watched) bodyWatchFor(this.owner.limits.requestBodyIdleMs).delete(this);
     this.owner.finished(this);
   }
+}
+
+/** Headers of a 1xx that describe the connection or a body, not the hints. */
+const INTERIM_DROPPED = new Set([
+  'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'content-length',
+]);
+
+/** Exchanges whose head arrived this turn without body or end (see onHeaders). */
+const flushQueue: Exchange[] = [];
+let flushScheduled = false;
+
+function flushHeads(): void {
+  flushScheduled = false;
+  // flushHead may run handlers that queue again; take the list as it is now.
+  const count = flushQueue.length;
+  for (let i = 0; i < count; i++) flushQueue[i]!.flushHead();
+  flushQueue.splice(0, count);
 }
 
 function onResponseClose(this: TaggedResponse): void {
   this[kExchange]?.clientClosed();
 }
 
+function onRequestData(this: TaggedRequest, chunk: Buffer): void {
+  this[kExchange]?.requestData(chunk.length);
+}
+
+function dropContentLength(headers: string[]): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if (headers[i]!.length === 14 && headers[i]!.toLowerCase() === 'content-length') headers.splice(i, 2);
+  }
+}
+
+function trailerPairs(raw: readonly Buffer[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i]!.toString('latin1'), raw[i + 1]!.toString('latin1')]);
+  return pairs;
+}
+
 export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   if (length !== undefined) return length !== '0';
   return req.headers['transfer-encoding'] !== undefined;
-}
-
-class ClientGoneError extends Error {
-  readonly code = 'CLIENT_GONE';
-  constructor() {
-    super('the client closed the connection');
-  }
 }
