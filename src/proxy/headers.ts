@@ -16,7 +16,13 @@ export interface ForwardContext {
   requestId: string;
   clientIp: string;
   proto: 'http' | 'https';
+  /** The effective host (see `admit`): X-Forwarded-Host. */
   host: string | undefined;
+  /**
+   * True when `host` is an absolute-form target's authority: it replaces the client's `Host`
+   * upstream (RFC 9112 §3.2.2). Set only on that rare path; the common one costs nothing.
+   */
+  hostFromTarget?: boolean | undefined;
   /** A request header (lower-case name) meant for the proxy only, never forwarded: routing.overrideHeader. */
   drop?: string | undefined;
 }
@@ -104,8 +110,22 @@ export function upstreamRequestHeaders(raw: readonly string[], context: ForwardC
     'via', via === undefined ? VIA : `${via}, ${VIA}`,
     'x-request-id', context.requestId,
   );
-  if (context.host !== undefined) out.push('x-forwarded-host', context.host);
+  if (context.host !== undefined) {
+    if (context.hostFromTarget === true) setHost(out, context.host);
+    out.push('x-forwarded-host', context.host);
+  }
   return out;
+}
+
+/** Sets the (single: `admit` refuses two) Host pair's value, or adds one (an HTTP/1.0 request may have none). */
+function setHost(out: string[], host: string): void {
+  for (let i = 0; i < out.length; i += 2) {
+    if (out[i]!.length === 4 && out[i]!.toLowerCase() === 'host') {
+      out[i + 1] = host;
+      return;
+    }
+  }
+  out.unshift('host', host);
 }
 
 /** Upstream response headers as strings, hop-by-hop removed; `extra` pairs appended. */

@@ -12,6 +12,7 @@ import { BatchedObservers } from '../observe/batched-observers.js';
 import { RequestRouter } from '../routing/request-router.js';
 import { Exchange, hasBody, type ExchangeOwner } from './exchange.js';
 import { requestIds } from './request-id.js';
+import { admit, clientErrorAnswer, CONNECT_REFUSED, refusalRecord, requestLineOf, writeRefusal, type ClientParseError, type Refusal } from './admit.js';
 import { clientAddress, incomingRequestId, upstreamRequestHeaders, type ForwardContext } from './headers.js';
 import { UpgradeTunnels } from './upgrade-tunnel.js';
 
@@ -71,6 +72,8 @@ export class ProxyServer implements ExchangeOwner {
   readonly tunnels: UpgradeTunnels;
   /** The observers, handed each loop turn's finished requests together. */
   private readonly observers: BatchedObservers;
+  /** SPEC §10 limits: `admit` reads them per request; the Exchange (as ExchangeOwner) reads the body and pending ones. */
+  readonly limits: Readonly<LimitsConfig>; // EXCHANGE: public for ExchangeOwner.limits
 
   constructor(options: ProxyServerOptions) {
     this.options = options;
@@ -89,9 +92,25 @@ export class ProxyServer implements ExchangeOwner {
       overrideAllow: options.overrideAllow,
     }) : null;
     this.decorated = options.poolHeader !== undefined || this.router?.sticky === true;
-    this.server = createServer({ keepAliveTimeout: options.keepAliveMs, requestTimeout: 0 }, (req, res) => this.handle(req, res));
-    // Clients that send garbage get a 400 from Node; their socket errors must never crash us.
-    this.server.on('clientError', onClientError);
+    // --- ADMIT: the client's mistakes are answered here, before routing (admit.ts) ---
+    this.limits = options.limits ?? DEFAULT_LIMITS;
+    this.server = createServer({
+      keepAliveTimeout: options.keepAliveMs,
+      requestTimeout: 0,
+      // Node refuses a head whose target, header names and values reach maxHeaderSize bytes:
+      // +1 lets exactly maxHeaderBytes through, so "larger than the limit" is refused (431/414).
+      maxHeaderSize: this.limits.maxHeaderBytes + 1,
+      // admit() answers a missing Host itself (with an X-Request-Id and an access record).
+      requireHostHeader: false,
+    }, (req, res) => this.handle(req, res));
+    // Heads Node's parser refuses; their socket errors must never crash us.
+    this.server.on('clientError', (err: NodeJS.ErrnoException & ClientParseError, socket: Duplex) => this.clientError(err, socket));
+    // Expect: 100-continue: the 100 goes out only once the head is admitted, so a refused
+    // upload (413, 501, ...) is never sent (RFC 9110 §10.1.1).
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, true));
+    // Without a listener Node drops a CONNECT silently; a reverse proxy answers 501.
+    this.server.on('connect', (req: IncomingMessage, socket: Duplex) => this.refuseSocket(req, socket, CONNECT_REFUSED));
+    // --- end ADMIT ---
     // Upgrade requests go through the target's undici Pool like plain ones (UPGRADE: tunnel.ts).
     this.tunnels = new UpgradeTunnels({
       choosePool: (req) => this.router === null ? this.options.choosePool(req) : this.router.route(req)?.pool,
@@ -110,11 +129,17 @@ export class ProxyServer implements ExchangeOwner {
     });
   }
 
-  handle(req: IncomingMessage, res: ServerResponse): void {
+  /** A request head, parsed: admitted, routed and handed to an Exchange. `expectsContinue`: the client waits for a 100 (Node left it to us). */
+  handle(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
     const startedAt = performance.now();
     if (this.closing) res.shouldKeepAlive = false;
     const rawHeaders = req.rawHeaders;
     const requestId = incomingRequestId(rawHeaders) ?? requestIds.next();
+    const admission = admit(req, this.limits);
+    if (!admission.ok) return this.refuse(req, res, admission, requestId, startedAt);
+    // Absolute-form goes upstream (and into the access log, as nginx's $request_uri) in origin-form.
+    if (admission.path !== req.url) req.url = admission.path;
+    if (expectsContinue) res.writeContinue();
     const body = hasBody(req);
     // A client reset mid-upload surfaces through the exchange, not as a crash. (Node emits a
     // request's 'error' only to listeners, so a request without a body needs none.)
@@ -133,7 +158,8 @@ export class ProxyServer implements ExchangeOwner {
     const context = this.forward;
     context.requestId = requestId;
     context.clientIp = clientAddress(req.socket.remoteAddress);
-    context.host = req.headers.host;
+    context.host = admission.host;
+    context.hostFromTarget = admission.fromTarget;
     const headers = upstreamRequestHeaders(rawHeaders, context);
     const extras = this.decorated ? this.responseExtras(pool, setCookie) : null;
     new Exchange(this, req, res, pool, target, requestId, headers, startedAt, extras, body).start();
@@ -173,6 +199,59 @@ export class ProxyServer implements ExchangeOwner {
     this.notify(record);
   }
 
+  // --- ADMIT ---
+  /** The proxy's own answer to a request head `admit` refused: no pool, no target, no upstream evidence. */
+  private refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal, requestId: string, startedAt: number): void {
+    writeRefusal(res, refusal, requestId);
+    req.resume(); // a body is discarded; a refusal closes the connection after it
+    this.notify(refusalRecord(requestId, req.method ?? '', req.url ?? '', refusal, roundMs(performance.now() - startedAt)));
+  }
+
+  /** Answers on a raw socket (CONNECT): no ServerResponse exists. */
+  private refuseSocket(req: IncomingMessage, socket: Duplex, refusal: Refusal): void {
+    const requestId = incomingRequestId(req.rawHeaders) ?? requestIds.next();
+    writeRefusal(socket, refusal, requestId, req.method);
+    this.notify(refusalRecord(requestId, req.method ?? '', req.url ?? '', refusal, 0));
+  }
+
+  /**
+   * A head Node's parser refused (`clientError`). With no response owed on the connection the
+   * client gets the status `clientErrorAnswer` picks (414, 431, 501, 408, 400), with
+   * `Connection: close`. When one is owed or under way (the error is in a request pipelined
+   * behind it), a status line now would be read as that response, or land inside it: the
+   * connection instead closes once that response is done, and the refused bytes go
+   * unanswered. When the error is in the body of the request being answered and no byte of
+   * its response went out, the 400 is its answer (as Node's own handler does) and the
+   * Exchange sees the client go.
+   */
+  private clientError(err: NodeJS.ErrnoException & ClientParseError, socket: Duplex): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    const tagged = socket as ClientSocket;
+    if (tagged[kRefused] === true) return; // the parser reports again for every later chunk
+    tagged[kRefused] = true;
+    const answer = clientErrorAnswer(err);
+    const line = requestLineOf(err);
+    const current = tagged._httpMessage;
+    if (current !== null && current !== undefined) {
+      // The error is in the body of the request being answered, or in one pipelined behind it.
+      const inCurrent = current.req?.complete === false;
+      // The Exchange (or the refusal) of the current request writes its own access record.
+      if (inCurrent && !current.headersSent) return writeRefusal(socket, answer, requestIds.next());
+      // Close after the response under way: before its head goes out, it says so itself;
+      // after, `_last` is what Node's end-of-response step checks to end the socket.
+      if (!current.headersSent) current.shouldKeepAlive = false;
+      (current as ServerResponse & { _last?: boolean })._last = true;
+      if (inCurrent) return;
+      const record = refusalRecord(requestIds.next(), line.method, line.url, answer, 0);
+      record.error = `${answer.reason}; not answered (a response was under way on the connection, which closes after it)`;
+      return this.notify(record);
+    }
+    const requestId = requestIds.next();
+    writeRefusal(socket, answer, requestId, line.method);
+    this.notify(refusalRecord(requestId, line.method, line.url, answer, 0));
+  }
+  // --- end ADMIT ---
+
   /** No pool has weight, or the chosen pool has no ready target: 503 with Retry-After. */
   private unavailable(req: IncomingMessage, res: ServerResponse, pool: UpstreamPool | undefined, requestId: string, startedAt: number): void {
     res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': RETRY_AFTER_SECONDS, 'x-request-id': requestId });
@@ -199,10 +278,9 @@ function roundMs(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-function onClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-  socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-}
+/** Node's server socket as the clientError handler sees it: `_httpMessage` is the response first in line. */
+const kRefused = Symbol('refused');
+type ClientSocket = Duplex & { _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null; [kRefused]?: true };
 
 function refuseUpgrade(socket: Duplex, status: string, extra: string): void {
   socket.on('error', ignore);
