@@ -50,9 +50,11 @@ const CLIENT_CODES = new Set([
   'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
 ]);
 
+/** The error's `code`; undici's HTTPParserError often has none (its llhttp code lookup misses): `HPE_PARSE` then. */
 export function errorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : 'UNKNOWN';
+  if (typeof code === 'string') return code;
+  return (err as { name?: unknown } | null)?.name === 'HTTPParserError' ? 'HPE_PARSE' : 'UNKNOWN';
 }
 
 export function neverReachedUpstream(err: unknown): boolean {

@@ -156,26 +156,38 @@ export interface RawUpstream {
   close(): Promise<void>;
 }
 
+/** Where a request head arrived at a raw upstream: its connection's number (0-based, in accept order) and its own on that connection. */
+export interface RawArrival {
+  connection: number;
+  request: number;
+}
+
 /**
  * A TCP server speaking just enough HTTP/1.1 to send responses node:http would refuse to
  * produce (e.g. hop-by-hop headers it manages itself). `respond` gets each request head and
- * returns the raw response bytes; requests must have no body.
+ * returns the raw response bytes, or null to close the connection without answering;
+ * requests must have no body.
  */
-export async function startRawUpstream(respond: (head: string) => string | Buffer): Promise<RawUpstream> {
+export async function startRawUpstream(respond: (head: string, at: RawArrival) => string | Buffer | null): Promise<RawUpstream> {
   const heads: string[] = [];
   const sockets = new Set<Socket>();
+  let connections = 0;
   const server = createNetServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
+    const connection = connections++;
+    let request = 0;
     let pending = '';
     socket.on('data', (chunk: Buffer) => {
       pending += chunk.toString('latin1');
-      for (let end = pending.indexOf('\r\n\r\n'); end !== -1; end = pending.indexOf('\r\n\r\n')) {
+      for (let end = pending.indexOf('\r\n\r\n'); end !== -1 && !socket.destroyed; end = pending.indexOf('\r\n\r\n')) {
         const head = pending.slice(0, end);
         pending = pending.slice(end + 4);
         heads.push(head);
-        socket.write(respond(head));
+        const answer = respond(head, { connection, request: request++ });
+        if (answer === null) socket.destroy();
+        else socket.write(answer);
       }
     });
   });
