@@ -34,7 +34,11 @@ export interface WsUpstreamOptions {
   /** No upgrade handler: Node hands Upgrade requests to `onRequest` like any other request. */
   refuseUpgrades?: boolean;
   /** Called instead of completing the handshake (e.g. to never answer). */
-  onUpgrade?: (req: IncomingMessage, socket: Socket) => boolean;
+  /**
+   * Called first with each Upgrade request; returning true leaves its socket to the hook,
+   * which may finish the WebSocket handshake later with `complete(head)`.
+   */
+  onUpgrade?: (req: IncomingMessage, socket: Socket, head: Buffer, complete: (head: Buffer) => void) => boolean;
 }
 
 /** An HTTP server whose WebSockets echo: text as `name:text`, binary as is. */
@@ -50,8 +54,9 @@ export async function startWsUpstream(name: string, options: WsUpstreamOptions =
       upgraded.add(socket);
       socket.on('close', () => upgraded.delete(socket));
       socket.on('error', () => {});
-      if (options.onUpgrade?.(req, socket) === true) return;
-      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+      const complete = (rest: Buffer) => wss.handleUpgrade(req, socket, rest, (ws) => wss.emit('connection', ws, req));
+      if (options.onUpgrade?.(req, socket, head, complete) === true) return;
+      complete(head);
     });
   }
   const byUrl = new Map<string, WebSocket>();
@@ -165,7 +170,7 @@ export interface HalfOpenClient {
  * A raw client that never closes its side by itself (allowHalfOpen): if the proxy only
  * half-closed instead of releasing its socket, the connection would stay up.
  */
-export function halfOpenClient(base: string, text: string): HalfOpenClient {
+export function halfOpenClient(base: string, text: string | Buffer): HalfOpenClient {
   const url = new URL(base);
   const socket = connect({ port: Number(url.port), host: url.hostname, allowHalfOpen: true });
   const chunks: Buffer[] = [];
@@ -325,4 +330,30 @@ export function clientTextFrame(text: string): Buffer {
   const mask = Buffer.from([1, 2, 3, 4]);
   const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!));
   return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]);
+}
+
+/** The server-side sockets a server accepts from now on (their `bytesRead` tells what the server has read). */
+export function acceptedSockets(server: Server): Socket[] {
+  const sockets: Socket[] = [];
+  server.on('connection', (socket: Socket) => sockets.push(socket));
+  return sockets;
+}
+
+/**
+ * For a "nothing happens" assertion: polls `check` for `ms` and resolves false as soon as it
+ * fails, true if it held throughout. There is no event for something that must not happen;
+ * `ms` is how long it was given to happen.
+ */
+export async function holdsFor(check: () => boolean, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (!check()) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return check();
+}
+
+/** The smuggling packet of issue #11: an Upgrade request with a second request right behind it. */
+export function smugglingPacket(path: string, extra: string[] = []): string {
+  return upgradeHead(path, extra) + 'GET /admin HTTP/1.1\r\nHost: tunnel.example\r\nX-Forwarded-For: 10.6.6.6\r\n\r\n';
 }
