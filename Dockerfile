@@ -3,9 +3,10 @@
 #   docker build -t switchyard-proxy .
 #   docker run --rm switchyard-proxy node dist/cli/main.js check-config config/switchyard.yaml
 # Used by docker-compose.yml; see README "Local stack (docker compose)".
+# Node 24, the newest LTS: .ci/run runs the whole suite on it (and on 22 and 20).
 
 # --- build: compile TypeScript, then keep only the production dependencies ----------------
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` would build before the sources are here; we build below.
@@ -16,7 +17,7 @@ RUN npm run build \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 # --- runtime: the compiled code, production node_modules and the configs, as a non-root user
-FROM node:20-slim AS runtime
+FROM node:24-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json

@@ -242,10 +242,10 @@ t.test('every service has a healthcheck that probes what it serves', async (t) =
   }
 });
 
-t.test('the image: multi-stage on node:20-slim, runs as a non-root user, builds from files that exist', async (t) => {
+t.test('the image: multi-stage on node:24-slim, runs as a non-root user, builds from files that exist', async (t) => {
   const lines = dockerfile.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
   const stages = lines.filter((line) => /^FROM\s/i.test(line)).map((line) => /^FROM\s+(\S+)\s+AS\s+(\S+)$/i.exec(line));
-  t.same(stages.map((stage) => stage && [stage[1], stage[2]]), [['node:20-slim', 'build'], ['node:20-slim', 'runtime']]);
+  t.same(stages.map((stage) => stage && [stage[1], stage[2]]), [['node:24-slim', 'build'], ['node:24-slim', 'runtime']]);
   const runtimeStart = lines.findIndex((line) => /^FROM\s.*\sAS\s+runtime$/i.test(line));
   const runtime = lines.slice(runtimeStart);
   const users = runtime.filter((line) => /^USER\s/i.test(line)).map((line) => line.split(/\s+/)[1]!);
@@ -284,6 +284,18 @@ t.test('every Switchyard-image service builds from this Dockerfile, and every fi
       t.ok(existsSync(at(source)), `${name}: ${file} is in the project (${source})`);
     }
   }
+});
+
+t.test('the image runs the newest Node major that CI tests, one package.json allows', async (t) => {
+  const majors = [...dockerfile.matchAll(/^FROM\s+node:(\d+)[-\w.]*\s/gim)].map((match) => Number(match[1]));
+  const ci = /^NODES=\$\{SWITCHYARD_CI_NODES:-"([\d ]+)"\}$/m.exec(readFileSync(at('.ci/run'), 'utf8'));
+  t.ok(ci, '.ci/run names its Node majors');
+  const tested = ci![1]!.trim().split(/\s+/).map(Number);
+  t.ok(majors.length > 0 && majors.every((major) => major === Math.max(...tested)), `image Node ${majors.join(', ')}; CI tests ${tested.join(', ')}`);
+  const engines = JSON.parse(readFileSync(at('package.json'), 'utf8')).engines.node as string;
+  const floor = Number(/^>=(\d+)\./.exec(engines)?.[1]);
+  t.ok(tested.every((major) => major >= floor), `every tested major satisfies engines ${engines}`);
+  t.ok(tested.includes(floor), `the oldest allowed major (${floor}) is tested too`);
 });
 
 function dependsOn(service: Service): string[] {
