@@ -5,6 +5,7 @@
 // line into a connection whose response is owed or under way.
 import t from 'tap';
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { Flag } from '../../src/pool/health-flags.js';
 import { rawRequest, send, startRawUpstream, statusLines, waitFor, withDeadline, type RawExchange } from '../helpers/http-client.js';
 import { accessLines, assertServes, inflightTotal, proxyFor, upstreamFor, type AccessLine } from '../helpers/data-plane.js';
@@ -239,6 +240,39 @@ t.test('the default limit: a 20,000-byte request-target → 414, a 20,000-byte h
   t.equal((await refusedWith(proxy, head(['GET / HTTP/1.1', 'Host: a', ...Array.from({ length: 400 }, (_, i) => `X-H${i}: ${'v'.repeat(40)}`)]))).status, 431, 'many small headers');
   t.equal(upstream.seen.length, 0);
   await assertServes(t, proxy);
+});
+
+t.test('414 vs 431 when the head arrives in several reads: told from the chunk Node was parsing', async (t) => {
+  const upstream = await upstreamFor(t, 'blue');
+  const limit = 1024;
+  const proxy = await proxyFor(t, { blue: [upstream.url] }, { limits: { maxHeaderBytes: limit } });
+  const accepted: Socket[] = [];
+  proxy.switchyard.proxy.server.on('connection', (socket: Socket) => accepted.push(socket));
+
+  /** Writes each piece only once the proxy has read the one before: each is its own chunk for Node's parser. */
+  async function inPieces(pieces: string[]): Promise<RawAnswer> {
+    const before = accepted.length;
+    const exchange = rawRequest(proxy.url, pieces[0]!);
+    t.teardown(() => exchange.socket.destroy());
+    const server = await waitFor('the proxy to accept', () => accepted[before]);
+    let sent = pieces[0]!.length;
+    for (const piece of pieces.slice(1)) {
+      await waitFor('the proxy to read the piece', () => server.bytesRead >= sent || exchange.received().length > 0);
+      if (exchange.received().length > 0) break; // refused already
+      exchange.socket.write(piece);
+      sent += piece.length;
+    }
+    await withDeadline(exchange.ended, 5000, 'the answer');
+    return firstAnswer(exchange.received());
+  }
+
+  const a = (n: number): string => 'a'.repeat(n);
+  t.equal((await inPieces([`GET /${a(600)}`, `${a(600)} HTTP/1.1\r\nHost: h\r\n\r\n`])).status, 414, 'target split in two, the overflow at its end');
+  t.equal((await inPieces([`GET /${a(400)}`, a(800), ` HTTP/1.1\r\nHost: h\r\n\r\n`])).status, 414, 'the overflow at the end of a chunk of target bytes');
+  t.equal((await inPieces(['GET / HTTP/1.1\r\nHost: h\r\nCookie: a=1; ', `${a(600)}; b=${a(600)}\r\n\r\n`])).status, 431, 'a cookie split in two');
+  t.equal((await inPieces(['GET / HTTP/1.1\r\nHost: h\r\nX-Token: ', `${a(1200)}\r\n\r\n`])).status, 431, 'a token value split in two, the overflow at its CR');
+  t.equal((await inPieces(['GET / HTTP/1.1\r\nHost: h\r\n', `X-Long-${a(1100)}: 1\r\n\r\n`])).status, 431, 'a long header name');
+  t.equal(upstream.seen.length, 0);
 });
 
 t.test('Content-Length above limits.maxRequestBodyBytes → 413 before dispatch, without eliciting the body', async (t) => {

@@ -142,3 +142,13 @@ t.test('clientAddress: the IPv4-mapped prefix of a dual-stack listener is droppe
   t.equal(clientAddress('2001:db8::1'), '2001:db8::1');
   t.equal(clientAddress(undefined), '', 'a socket already closed has no address');
 });
+
+t.test('upstreamRequestHeaders: an absolute-form authority replaces Host (RFC 9112 §3.2.2), or becomes one', async (t) => {
+  const replaced = upstreamRequestHeaders(['Accept', '*/*', 'Host', 'app.test', 'X-A', '1'], { ...context, host: 'other.test:8080', hostFromTarget: true });
+  t.same(pairs(replaced).slice(0, 3), [['accept', '*/*'], ['host', 'other.test:8080'], ['x-a', '1']], 'in place, one Host');
+  t.same(valuesOf(replaced, 'x-forwarded-host'), ['other.test:8080'], 'X-Forwarded-Host is the effective host');
+  const added = upstreamRequestHeaders(['Accept', '*/*'], { ...context, host: 'legacy.test', hostFromTarget: true });
+  t.same(valuesOf(added, 'host'), ['legacy.test'], 'an HTTP/1.0 request without Host gets one');
+  const kept = upstreamRequestHeaders(['Host', 'app.test'], { ...context, host: 'app.test', hostFromTarget: false });
+  t.same(valuesOf(kept, 'host'), ['app.test'], 'origin-form: the client\'s Host as sent');
+});
