@@ -74,8 +74,13 @@ export function faultOf(err: unknown, fromClientBody = false): Fault {
   if (CLIENT_CODES.has(code)) return 'client';
   if (PROXY_CODES.has(code)) return 'proxy';
   if (UPSTREAM_CODES.has(code) || code === UPSTREAM_TRANSFER_CODING) return 'upstream';
-  if (/^E[A-Z0-9_]+$/.test(code) || code.startsWith('HPE_') || isTlsCode(code)) return 'upstream';
+  if (isErrno(code) || code.startsWith('HPE_') || isTlsCode(code)) return 'upstream';
   return 'proxy';
+}
+
+/** A system error name (ECONNRESET, EAI_AGAIN, ...), not one of Node's own ERR_* codes. */
+function isErrno(code: string): boolean {
+  return /^E[A-Z0-9_]+$/.test(code) && !code.startsWith('ERR_');
 }
 
 function isTlsCode(code: string): boolean {
