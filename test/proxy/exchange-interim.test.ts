@@ -50,7 +50,7 @@ async function trailingUpstream(t: Test) {
   const askedForTrailers: (string | undefined)[] = [];
   const upstream = await upstreamFor(t, 'trailers', (req, res) => {
     req.resume();
-    askedForTrailers.push(req.headers.te);
+    askedForTrailers.push(req.headers.te as string | undefined);
     res.writeHead(200, { 'content-type': 'text/plain', trailer: 'X-Checksum' });
     res.write('abc');
     res.addTrailers({ 'X-Checksum': 'sha-42' });
