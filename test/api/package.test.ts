@@ -97,7 +97,7 @@ console.log(JSON.stringify(report));
   });
 });
 
-t.test('the declarations type-check a user\'s TypeScript, and refuse a wrong config shape', async (t) => {
+t.test('the declarations type-check a user\'s TypeScript (and the README example), and refuse a wrong config shape', async (t) => {
   writeFileSync(join(app, 'check.ts'), `
 import { startSwitchyard, ConfigError, type RunningSwitchyard, type SwitchyardConfigInput } from 'switchyard-proxy';
 const config: SwitchyardConfigInput = {
@@ -121,12 +121,17 @@ const badPort: SwitchyardConfigInput = { pools: {}, listen: { port: 'eighty' } }
 await running.close();
 export { url, fromFile, problems, noPools, oneTarget, badStore, badPort };
 `);
+  // The README's example as a user would paste it (its two upstream URLs declared).
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const example = /## From code[^]*?```ts\n([^]*?)```/.exec(readme)?.[1];
+  t.ok(example?.includes('startSwitchyard'), 'the README has a TypeScript example of the API');
+  writeFileSync(join(app, 'readme-example.ts'), `declare const blueUrl: string;\ndeclare const greenUrl: string;\n${example}\nexport {};\n`);
   writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
     compilerOptions: {
       target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true,
       types: ['node'], typeRoots: [join(REPO, 'node_modules', '@types')],
     },
-    files: ['check.ts'],
+    files: ['check.ts', 'readme-example.ts'],
   }));
   const check = await run([TSC, '-p', join(app, 'tsconfig.json')], app);
   t.equal(check.code, 0, check.out);
