@@ -1,10 +1,20 @@
 // Draining: the pool traffic leaves finishes what it has, closes its upstream connections
-// once idle, cuts what outlives drain.timeoutMs, and comes back cleanly when given weight.
+// once idle, cuts what outlives drain.timeoutMs (WebSocket tunnels included, also those of a
+// target a reload removed), and comes back cleanly when given weight.
 import t, { type Test } from 'tap';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startProxy, type TestProxy } from '../helpers/proxy.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { send, waitFor } from '../helpers/http-client.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfigFile } from '../../src/config/load.js';
+import { Switchyard } from '../../src/main.js';
+import { trustingProbe } from '../helpers/proxy.js';
+import { LogSink } from '../helpers/log-sink.js';
+import { accessFor } from '../helpers/data-plane.js';
+import { closed, echo, openWs, wsUpstreamFor } from '../helpers/tunnel.js';
 
 /** Answers `{ name }`; `/slow?ms=N` after N ms; `/stream` sends a chunk every 50 ms until the client leaves. */
 function slowApp(name: string) {
@@ -95,4 +105,61 @@ t.test('what outlives drain.timeoutMs is cut, then the pool is drained', async (
   t.ok(Date.now() - flippedAt >= 250, 'not before the drain timeout');
   await waitFor('blue drained', async () => (await poolStatus(proxy, 'blue')).state === 'drained');
   t.equal(nameOf((await send(proxy.url, '/')).body), 'green');
+});
+
+t.test('a WebSocket tunnel on a drained pool stays until drain.timeoutMs, then is cut; the pool is then drained', async (t) => {
+  const blueUp = await wsUpstreamFor(t, 'blue');
+  const greenUp = await wsUpstreamFor(t, 'green');
+  const proxy = await startProxy({ blue: [blueUp.url], green: [greenUp.url] }, { drain: { timeoutMs: 400 }, routing: { initial: { blue: 100, green: 0 } } });
+  t.teardown(() => proxy.close());
+  const ws = await openWs(t, proxy.url, '/long');
+  const cut = closed(ws);
+  const flippedAt = Date.now();
+  await flip(proxy, 'green');
+  t.equal((await echo(ws, 'during')).data.toString(), 'blue:during', 'the tunnel works while its pool drains');
+  t.match(await poolStatus(proxy, 'blue'), { state: 'draining' });
+  await cut;
+  t.ok(Date.now() - flippedAt >= 350, `cut at the drain timeout, not before (${Date.now() - flippedAt} ms)`);
+  await waitFor('blue drained', async () => (await poolStatus(proxy, 'blue')).state === 'drained');
+  t.equal(proxy.switchyard.pools.get('blue')!.targets[0]!.inflight, 0);
+  t.match(await accessFor(proxy, '/long'), { status: 101, error: /drain timeout/ });
+});
+
+t.test('reload without a target: its tunnel is cut after drain.timeoutMs, a tunnel on a kept target stays open', async (t) => {
+  const kept = await wsUpstreamFor(t, 'kept');
+  const removed = await wsUpstreamFor(t, 'removed');
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-drain-'));
+  const file = join(dir, 'config.json');
+  const config = (targets: string[]) => JSON.stringify({
+    listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, drain: { timeoutMs: 400 },
+    pools: { blue: { version: 'v1', targets } }, log: { level: 'info' },
+  });
+  writeFileSync(file, config([kept.url, removed.url]));
+  const logs = new LogSink();
+  const switchyard = await Switchyard.start(loadConfigFile(file, {}), { configPath: file, logDestination: logs, probe: trustingProbe });
+  t.teardown(() => switchyard.close());
+  const url = switchyard.proxyUrl;
+  // Least in-flight puts the two tunnels one on each target.
+  const one = await openWs(t, url, '/one');
+  const two = await openWs(t, url, '/two');
+  t.same([kept.open.size, removed.open.size], [1, 1], 'one tunnel on each target');
+  const onRemoved = removed.peer('/one') !== undefined ? one : two;
+  const onKept = onRemoved === one ? two : one;
+  const removedTarget = switchyard.pools.get('blue')!.targets.find((target) => target.url === removed.url)!;
+
+  writeFileSync(file, config([kept.url]));
+  const reloadedAt = Date.now();
+  const summary = await switchyard.reload();
+  t.match(summary, { removedTargets: [`blue ${removed.url}`] });
+  t.equal((await echo(onRemoved, 'still')).data.toString(), 'removed:still', 'the removed target\'s tunnel runs on during the drain');
+  await closed(onRemoved);
+  t.ok(Date.now() - reloadedAt >= 350, `cut at the drain timeout (${Date.now() - reloadedAt} ms)`);
+  await waitFor('the removed upstream sees its WebSocket closed', () => removed.open.size === 0);
+  t.equal(removedTarget.inflight, 0, 'the removed target has nothing left');
+  t.equal(removedTarget.tunnels.size, 0);
+  t.equal((await echo(onKept, 'after')).data.toString(), 'kept:after', 'the kept target\'s tunnel is untouched');
+  t.equal(switchyard.pools.get('blue')!.longLived, 1);
+  t.ok(logs.find({ kind: 'drain' }).some((line) => /removed target/.test(String(line.msg))), 'the cut is logged');
+  onKept.close();
+  await closed(onKept);
 });
