@@ -121,8 +121,9 @@ export function admit(req: IncomingMessage, limits: Readonly<LimitsConfig>, upgr
   }
   if (host === undefined) {
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1) return MISSING_HOST;
-  } else if (!isValidHost(host)) {
-    return INVALID_HOST;
+  } else if (host !== lastValidHost) {
+    if (!isValidHost(host)) return INVALID_HOST;
+    lastValidHost = host;
   }
   if (path === '') return OPTIONS_ASTERISK;
 
@@ -135,6 +136,13 @@ export function admit(req: IncomingMessage, limits: Readonly<LimitsConfig>, upgr
 
   return { ok: true, path, host: target ?? host, fromTarget: target !== undefined };
 }
+
+/**
+ * The last Host value found valid: a client sends the same Host on every request, so the
+ * common case is one string comparison instead of a character scan (a memo, not state:
+ * the verdict is the same either way).
+ */
+let lastValidHost = '';
 
 /** Where the authority of `http://` or `https://` (any case) starts, or -1 for another form. */
 function schemeEnd(url: string): number {
