@@ -1,7 +1,7 @@
 // `switchyard status --watch | head`: once the reader goes away, writes to stdout fail with
-// EPIPE. That is the reader's choice, not an error: the command stops quietly with exit 0
-// (a long-running one through its own graceful stop, as on SIGTERM) and writes nothing more.
-// One place for every command, so no command can crash on a closed pipe with a stack trace.
+// EPIPE. That is the reader's choice, not an error: a command stops quietly with exit 0 and
+// writes nothing more; a long-running one decides itself (status --watch stops, a serving
+// proxy goes on). One place for every command, so none crashes on a closed pipe with a stack trace.
 
 const stops = new Set<() => void>();
 let closed = false;

@@ -30,12 +30,8 @@ export function serveUntilSignal({ stop, reload }: SignalActions, io: CliIo): Pr
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-    // Nobody reads our output any more (`switchyard demo | head`): stop as gracefully as on SIGTERM.
-    onOutputClosed(() => {
-      if (stopping) return;
-      stopping = true;
-      io.err('stdout closed: shutting down gracefully');
-      stop().then(() => resolve(EXIT.OK), () => resolve(EXIT.FAILED));
-    });
+    // Nobody reads our output any more (`switchyard start | head`): a proxy does not go down
+    // because its log reader went away (pino drops its lines on EPIPE the same way); a signal stops it.
+    onOutputClosed(() => io.err('stdout closed: output is dropped from now on; still serving (SIGTERM or Ctrl-C stops)'));
   });
 }

@@ -79,6 +79,33 @@ pools: { blue: { targets: ["http://127.0.0.1:3001"] } }
   const proc = spawnCli(['start', '--config', config]);
   t.equal(await proc.exited, 1);
   t.match(proc.output(), /EADDRINUSE/);
+  t.match(proc.output(), new RegExp(`hint: port ${taken} is taken .*: choose another with listen\\.port in ${config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+    'says which config key to change');
+  t.notMatch(proc.output(), /\n\s+at /, 'no stack trace');
+});
+
+t.test('a port in use names the flag or key that changes it (demo --port/--admin-port, start admin.port)', async (t) => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  const taken = (blocker.address() as AddressInfo).port;
+
+  const demoPort = await cli(['demo', '--port', String(taken), '--admin-port', '0']);
+  t.equal(demoPort.code, 1);
+  t.match(demoPort.err, new RegExp(`EADDRINUSE[\\s\\S]*hint: port ${taken} is taken .*: choose another with --port$`, 'm'));
+  const demoAdmin = await cli(['demo', '--port', '0', '--admin-port', String(taken)]);
+  t.equal(demoAdmin.code, 1);
+  t.match(demoAdmin.err, new RegExp(`hint: port ${taken} is taken .*: choose another with --admin-port$`, 'm'));
+
+  const config = writeConfig('admin-taken.yaml', `
+listen: { host: 127.0.0.1, port: 0 }
+admin: { host: 127.0.0.1, port: ${taken} }
+pools: { blue: { targets: ["http://127.0.0.1:3001"] } }
+log: { level: error }
+`);
+  const start = await cli(['start', '--config', config]);
+  t.equal(start.code, 1);
+  t.match(start.err, /hint: port \d+ is taken .*: choose another with admin\.port in /);
 });
 
 t.test('check-config: 0 for a good file, 2 with problems otherwise', async (t) => {

@@ -56,7 +56,7 @@ Steps at or below POOL's current weight are skipped: a rollout never moves traff
       }
       if (target === 'status') {
         const current = await client.get<{ rollout: Record<string, unknown> | null }>('/rollout');
-        if (flags.wait && current.rollout?.phase === 'running') {
+        if (flags.wait && current.rollout !== null) {
           if (!flags.json) io.out(formatRollout(current.rollout).trimEnd());
           return waitForRollout(client, io, current.rollout, flags.json === true);
         }
