@@ -142,7 +142,7 @@ export function admit(req: IncomingMessage, limits: Readonly<LimitsConfig>, upgr
  * common case is one string comparison instead of a character scan (a memo, not state:
  * the verdict is the same either way).
  */
-let lastValidHost = '';
+let lastValidHost: string | undefined;
 
 /** Where the authority of `http://` or `https://` (any case) starts, or -1 for another form. */
 function schemeEnd(url: string): number {

@@ -167,3 +167,10 @@ t.test('the access record of a refusal: no pool, no target, the reason as error'
   const cut = requestLineOf({ rawPacket: Buffer.from(`GET /${'z'.repeat(3000)}`) });
   t.equal(cut.url.length, 1025, 'a long target is cut for the log');
 });
+
+t.test('the remembered valid Host never lets an invalid one through', async (t) => {
+  for (const host of ['', 'a b', 'ok.test', '', 'ok.test', 'x:99999', 'ok.test']) {
+    const expected = isValidHost(host);
+    t.equal(verdict({ url: '/', headers: [['Host', host]] }).ok, expected, `${JSON.stringify(host)} → ${expected ? 'admitted' : 'refused'}`);
+  }
+});
