@@ -30,7 +30,7 @@ export interface Admitted {
 export interface Refusal {
   ok: false;
   /** 200 only for `OPTIONS *` (see `admit`); the rest are the client's mistakes. */
-  status: 200 | 400 | 408 | 413 | 414 | 431 | 501;
+  status: 200 | 400 | 408 | 413 | 414 | 417 | 431 | 501;
   /** Short, human text: the answer's body and the access record's `error`. */
   reason: string;
   /** `Connection: close` after the answer: true for every mistake (the framing may be off). */
@@ -64,6 +64,8 @@ const TOO_LARGE = refusal(413, 'request body larger than limits.maxRequestBodyBy
  * RFC text describes, answers, and what a client probing for HTTP/1.1 support can use.
  */
 export const OPTIONS_ASTERISK: Refusal = refusal(200, 'OPTIONS * answered by the proxy', false);
+/** An `Expect` other than `100-continue` (RFC 9110 §10.1.1): Node hands it over only when asked. */
+export const EXPECTATION_FAILED: Refusal = refusal(417, 'Expect other than 100-continue');
 /** A reverse proxy is no tunnel for arbitrary hosts: CONNECT is not implemented (RFC 9110 §9.3.6, §15.6.2). */
 export const CONNECT_REFUSED: Refusal = refusal(501, 'CONNECT is not supported (this is a reverse proxy)');
 

@@ -12,7 +12,7 @@ import { BatchedObservers } from '../observe/batched-observers.js';
 import { RequestRouter } from '../routing/request-router.js';
 import { Exchange, hasBody, type ExchangeOwner } from './exchange.js';
 import { requestIds } from './request-id.js';
-import { admit, clientErrorAnswer, CONNECT_REFUSED, refusalRecord, requestLineOf, writeRefusal, type ClientParseError, type Refusal } from './admit.js';
+import { admit, clientErrorAnswer, CONNECT_REFUSED, EXPECTATION_FAILED, refusalRecord, requestLineOf, writeRefusal, type ClientParseError, type Refusal } from './admit.js';
 import { clientAddress, incomingRequestId, upstreamRequestHeaders, type ForwardContext } from './headers.js';
 import { UpgradeTunnels } from './upgrade-tunnel.js';
 
@@ -108,6 +108,9 @@ export class ProxyServer implements ExchangeOwner {
     // Expect: 100-continue: the 100 goes out only once the head is admitted, so a refused
     // upload (413, 501, ...) is never sent (RFC 9110 §10.1.1).
     this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, true));
+    // Any other expectation: Node would answer 417 itself, with no request id and no access record.
+    this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) =>
+      this.refuse(req, res, EXPECTATION_FAILED, incomingRequestId(req.rawHeaders) ?? requestIds.next(), performance.now()));
     // Without a listener Node drops a CONNECT silently; a reverse proxy answers 501.
     this.server.on('connect', (req: IncomingMessage, socket: Duplex) => this.refuseSocket(req, socket, CONNECT_REFUSED));
     // --- end ADMIT ---

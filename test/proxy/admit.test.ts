@@ -70,6 +70,7 @@ const REFUSED: Array<{ name: string; text: string; status: number; reason: RegEx
   { name: 'Transfer-Encoding chunked, gzip', text: head(['POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: chunked, gzip']) + '0\r\n\r\n', status: 501, reason: /transfer coding/ },
   { name: 'Transfer-Encoding identity', text: head(['POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: identity']) + 'abc', status: 501, reason: /transfer coding/ },
   { name: 'Transfer-Encoding gzip alone', text: head(['POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: gzip']) + 'abc', status: 501, reason: /transfer coding/ },
+  { name: 'Expect other than 100-continue', text: head(['GET / HTTP/1.1', 'Host: a', 'Expect: teapot']), status: 417, reason: /Expect/ },
   { name: 'CONNECT', text: head(['CONNECT other.test:443 HTTP/1.1', 'Host: other.test:443']), status: 501, reason: /CONNECT/ },
 ];
 
