@@ -19,7 +19,8 @@ import type { LongLived, Target } from '../pool/target.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
 import { CLIENT_CLOSED } from './exchange.js';
 import { Framing, answerHead, headerValues, ownAnswer, switchingHead, upgradeMatches } from './upgrade-head.js';
-import { errorCode, mayRetry, statusForUpstreamError } from './upstream-errors.js';
+import { errorCode, faultOf, isStaleConnection, mayRetry, statusForUpstreamError, type Fault } from './upstream-errors.js';
+import type { UpstreamClient } from './upstream-client.js';
 
 export interface TunnelOwner {
   /** How many more targets a handshake that failed to connect may try. */
@@ -82,6 +83,11 @@ export class Tunnel implements Dispatcher.DispatchHandler, LongLived {
   private framing = Framing.None;
   private tried: Target[] | undefined;
   private timer: NodeJS.Timeout | null = null;
+  /** The pool the current attempt was dispatched on, until its onConnect (which tells a new connection from a reused one). */
+  private queuedOn: UpstreamClient | null = null;
+  private reusedConnection = false;
+  private onFreshConnection = false;
+  private staleRetried = false;
 
   /**
    * `path`: the origin-form target (admission's); `headers`: the forwarded request headers
@@ -112,7 +118,17 @@ export class Tunnel implements Dispatcher.DispatchHandler, LongLived {
     socket.setTimeout?.(0);
     socket.setNoDelay?.(true);
     if (client.destroyed) return this.close('client closed the connection');
-    this.target.client.dispatch(this.options, this);
+    this.dispatch(false);
+  }
+
+  /** One attempt on the current target: on its pool, or (`fresh`) on a connection opened for it (the stale-connection retry). */
+  private dispatch(fresh: boolean): void {
+    const pool = this.target.client;
+    this.queuedOn = pool;
+    this.reusedConnection = false;
+    this.onFreshConnection = fresh;
+    if (fresh) pool.dispatchFresh(this.options, this);
+    else pool.dispatch(this.options, this);
   }
 
   /** Destroys both sockets now (drain timeout, shutdown, either side gone) and reports the tunnel once. */
@@ -140,6 +156,10 @@ export class Tunnel implements Dispatcher.DispatchHandler, LongLived {
   // --- undici handler ---
 
   onConnect(abort: (err?: Error) => void): void {
+    if (this.queuedOn !== null) {
+      this.reusedConnection = !this.onFreshConnection && !this.queuedOn.takeFreshConnection();
+      this.queuedOn = null;
+    }
     if (this.phase === Phase.Over) return abort(new TunnelClosedError(this.error ?? 'tunnel closed'));
     this.abortUpstream = abort;
   }
@@ -187,12 +207,19 @@ export class Tunnel implements Dispatcher.DispatchHandler, LongLived {
     const described = `${errorCode(err)}: ${err.message}`;
     // Head relayed, body cut: the only honest signal left is to cut the client connection too.
     if (this.phase !== Phase.Handshake) return this.close(described);
-    if (errorCode(err) === 'UND_ERR_INVALID_ARG') {
-      // undici refused to send what the client asked for: the client's mistake, not the target's.
-      return this.answer(400, 'bad request', described);
+    // The same attribution as plain requests (upstream-errors.ts): only the upstream's faults
+    // are evidence; a request undici refuses is the client's (answered 400 here).
+    const fault: Fault = err instanceof UpgradeRefusedError ? 'upstream' : faultOf(err);
+    if (fault === 'client') return this.answer(statusForUpstreamError(err), 'bad request', described);
+    const method = this.options.method;
+    if (fault === 'upstream' && !this.staleRetried && !this.onFreshConnection
+      && isStaleConnection({ err, method, bodyStreamed: false, reusedConnection: this.reusedConnection, answered: false })) {
+      // The upstream most likely closed this idle keep-alive connection as we wrote: once more, on a new one.
+      this.staleRetried = true;
+      return this.dispatch(true);
     }
-    this.owner.observed(this.target, false);
-    if (this.retries < this.owner.retryAttempts && mayRetry({ err, method: this.options.method, bodyStreamed: false })) {
+    if (fault === 'upstream') this.owner.observed(this.target, false);
+    if (this.retries < this.owner.retryAttempts && mayRetry({ err, method, bodyStreamed: false })) {
       (this.tried ??= []).push(this.target);
       const next = this.owner.another(this.pool, this.tried);
       if (next !== undefined) {
@@ -200,8 +227,7 @@ export class Tunnel implements Dispatcher.DispatchHandler, LongLived {
         this.retries++;
         this.target = next;
         this.owner.moved(this, from);
-        this.target.client.dispatch(this.options, this);
-        return;
+        return this.dispatch(false);
       }
     }
     const status = statusForUpstreamError(err);
