@@ -1,6 +1,6 @@
 // Admission: the client's own mistakes, answered by the proxy before routing. Pure checks of a
-// parsed request head (`admit`) and of a head Node's parser refused (`clientErrorAnswer`), plus
-// the one way such an answer is written (`writeRefusal`). A refused request never reaches an
+// parsed request head (`admit`; heads Node's parser refused are parse-errors.ts), plus the one
+// way such an answer is written (`writeRefusal`). A refused request never reaches an
 // upstream and never counts as passive-health evidence against a target (SPEC §10).
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIPv6 } from 'node:net';
@@ -41,11 +41,11 @@ export type Admission = Admitted | Refusal;
 
 const SLASH = 0x2f;
 
-function refusal(status: Refusal['status'], reason: string, close = true): Refusal {
+/** A refusal, frozen: each is a shared constant, so a refusal costs no allocation. */
+export function refusal(status: Refusal['status'], reason: string, close = true): Refusal {
   return Object.freeze({ ok: false, status, reason, close });
 }
 
-// The answers are constants: a refusal costs no allocation.
 const DUPLICATE_HOST = refusal(400, 'more than one Host header');
 const INVALID_HOST = refusal(400, 'invalid Host header');
 const MISSING_HOST = refusal(400, 'HTTP/1.1 request without a Host header');
@@ -53,7 +53,8 @@ const INVALID_TARGET = refusal(400, 'invalid request-target');
 const ASTERISK_NOT_OPTIONS = refusal(400, 'asterisk-form request-target on a method other than OPTIONS');
 const USERINFO = refusal(400, 'userinfo in the request-target');
 const UPGRADE_WITH_BODY = refusal(400, 'Upgrade request with a body');
-const TRANSFER_CODING = refusal(501, 'transfer coding other than chunked');
+/** `Transfer-Encoding` other than exactly `chunked`. */
+export const TRANSFER_CODING = refusal(501, 'transfer coding other than chunked');
 const TOO_LARGE = refusal(413, 'request body larger than limits.maxRequestBodyBytes');
 /**
  * `OPTIONS *` asks about the server in general, "only useful as a ping or no-op" (RFC 9110
@@ -88,7 +89,7 @@ export const CONNECT_REFUSED: Refusal = refusal(501, 'CONNECT is not supported (
  * An absolute-form target (`GET http://other.test/x`) is admitted with `path: '/x'` and
  * `host: 'other.test'`: its authority replaces `Host` (RFC 9112 §3.2.2), which must still be
  * present and valid (RFC 9112 §3.2). A 414/431 never reaches here: Node's parser refuses those
- * heads (see `clientErrorAnswer`).
+ * heads (see `clientErrorAnswer` in parse-errors.ts).
  */
 export function admit(req: IncomingMessage, limits: Readonly<LimitsConfig>, upgrade = false): Admission {
   const url = req.url ?? '';
@@ -214,72 +215,6 @@ function isIpLiteral(inside: string): boolean {
   return !inside.includes('%') && isIPv6(inside);
 }
 
-/** What Node's parser reports with a refused head ('clientError'): `code`, and the chunk it was parsing. */
-export interface ClientParseError {
-  code?: string | undefined;
-  /** The chunk being parsed when the error struck (Node's `err.rawPacket`). */
-  rawPacket?: Buffer | undefined;
-  /** Where in `rawPacket` parsing stopped (Node's `err.bytesParsed`). */
-  bytesParsed?: number | undefined;
-}
-
-const HEAD_TOO_LARGE = refusal(431, 'request head larger than limits.maxHeaderBytes');
-const TARGET_TOO_LONG = refusal(414, 'request-target larger than limits.maxHeaderBytes');
-const BAD_TRANSFER_CODING = refusal(501, 'transfer coding other than chunked');
-const HEAD_TIMEOUT = refusal(408, 'request head not received in time');
-const MALFORMED = refusal(400, 'malformed request');
-
-/**
- * The answer to a head Node's parser refused, by its error code:
- * - `HPE_HEADER_OVERFLOW` (the request-target plus header names and values reached Node's
- *   `maxHeaderSize`): 414 when the line that overflowed is the request line (nginx's split:
- *   a too-long request line is 414, a too-long header section 431, RFC 9110 §15.5.15 and
- *   RFC 6585 §5), else 431. Node reports both the same way, so the line is told from the
- *   bytes of the chunk being parsed (see `overflowedRequestLine`).
- * - `HPE_INVALID_TRANSFER_ENCODING` (`chunked` not last, or a coding without `chunked`): 501,
- *   as `admit` answers the codings Node lets through.
- * - `ERR_HTTP_REQUEST_TIMEOUT` (Node's `headersTimeout`): 408.
- * - anything else (garbage, `Content-Length` with `Transfer-Encoding`, two `Content-Length`s,
- *   bad chunk framing, ...): 400.
- */
-export function clientErrorAnswer(err: ClientParseError): Refusal {
-  switch (err.code) {
-    case 'HPE_HEADER_OVERFLOW': return overflowedRequestLine(err) ? TARGET_TOO_LONG : HEAD_TOO_LARGE;
-    case 'HPE_INVALID_TRANSFER_ENCODING': return BAD_TRANSFER_CODING;
-    case 'ERR_HTTP_REQUEST_TIMEOUT': return HEAD_TIMEOUT;
-    default: return MALFORMED;
-  }
-}
-
-const LF = 0x0a;
-const TOKEN = new Uint8Array(128);
-for (const char of '!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ') TOKEN[char.charCodeAt(0)] = 1;
-
-/**
- * Was the request line the one being parsed when the head overflowed? Node's count covers
- * the request-target and the header names and values; the error strikes inside the line that
- * crossed the limit, at `bytesParsed` in the chunk being parsed. That line starts after the
- * last LF before that point: a request line starts `method SP`, a header line `name:`. With no
- * LF before that point, the line is the request line when it starts in this chunk (`method SP`
- * and no other space), or when it began in an earlier chunk and only target bytes are here
- * (no space or control byte, and the chunk ends there or ` HTTP/` follows). A header value
- * is assumed otherwise. Only the chunk is known, so a header value that began in an earlier
- * chunk and looks like a bare target can be taken for one: the answer is then 414, not 431.
- */
-export function overflowedRequestLine(err: ClientParseError): boolean {
-  const chunk = err.rawPacket;
-  if (chunk === undefined) return false;
-  const at = Math.min(err.bytesParsed ?? chunk.length, chunk.length);
-  const lineFeed = at === 0 ? -1 : chunk.lastIndexOf(LF, at - 1);
-  let i = lineFeed + 1;
-  while (i < at && TOKEN[chunk[i]!] === 1) i++;
-  const startsWithMethod = i > lineFeed + 1 && i < chunk.length && chunk[i] === 0x20;
-  if (lineFeed !== -1) return startsWithMethod;
-  // The rest of the line up to the error point: target bytes only?
-  for (let j = startsWithMethod ? i + 1 : 0; j < at; j++) if (chunk[j]! <= 0x20 || chunk[j]! === 0x7f) return false;
-  return startsWithMethod || at === chunk.length || chunk.toString('latin1', at, at + 6) === ' HTTP/';
-}
-
 /**
  * Writes the proxy's own answer: `status`, `Content-Type: text/plain`, `X-Request-Id`, and
  * `Connection: close` when `refusal.close` (then the connection ends after it), with the
@@ -326,20 +261,6 @@ export function refusalRecord(requestId: string, method: string, url: string, re
   };
   if (refusal.status >= 400) record.error = refusal.reason;
   return record;
-}
-
-/**
- * The method and target of a refused head, read from the chunk Node was parsing when the
- * request line is in it (for the access record); the target is cut to 1024 characters.
- */
-export function requestLineOf(err: ClientParseError): { method: string; url: string } {
-  const chunk = err.rawPacket;
-  if (chunk === undefined) return { method: '', url: '' };
-  const line = chunk.toString('latin1', 0, Math.min(chunk.length, 4096));
-  const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ \r\n]*)/.exec(line);
-  if (match === null) return { method: '', url: '' };
-  const url = match[2]!;
-  return { method: match[1]!, url: url.length > 1024 ? `${url.slice(0, 1024)}…` : url };
 }
 
 function ignore(): void {}

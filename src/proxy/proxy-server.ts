@@ -12,7 +12,8 @@ import { BatchedObservers } from '../observe/batched-observers.js';
 import { RequestRouter } from '../routing/request-router.js';
 import { Exchange, hasBody, type ExchangeOwner } from './exchange.js';
 import { requestIds } from './request-id.js';
-import { admit, clientErrorAnswer, CONNECT_REFUSED, EXPECTATION_FAILED, refusalRecord, requestLineOf, writeRefusal, type ClientParseError, type Refusal } from './admit.js';
+import { admit, CONNECT_REFUSED, EXPECTATION_FAILED, refusalRecord, writeRefusal, type Refusal } from './admit.js';
+import { clientErrorAnswer, requestLineOf, type ClientParseError } from './parse-errors.js';
 import { clientAddress, incomingRequestId, upstreamRequestHeaders, type ForwardContext } from './headers.js';
 import { UpgradeTunnels } from './upgrade-tunnel.js';
 

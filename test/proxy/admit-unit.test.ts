@@ -3,9 +3,8 @@
 import t from 'tap';
 import type { IncomingMessage } from 'node:http';
 import { DEFAULT_LIMITS } from '../../src/config/schema.js';
-import {
-  admit, clientErrorAnswer, isValidHost, OPTIONS_ASTERISK, overflowedRequestLine, refusalRecord, requestLineOf, type Admission,
-} from '../../src/proxy/admit.js';
+import { admit, isValidHost, OPTIONS_ASTERISK, refusalRecord, type Admission } from '../../src/proxy/admit.js';
+import { clientErrorAnswer, overflowedRequestLine, requestLineOf } from '../../src/proxy/parse-errors.js';
 
 interface Head {
   method?: string;
