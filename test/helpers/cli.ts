@@ -27,8 +27,10 @@ export interface CliChild {
   exited: Promise<number | null>;
 }
 
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliChild {
-  const child = spawn(process.execPath, [...process.execArgv, CLI_ENTRY, ...args], {
+/** `wrapper` runs the CLI through another command, e.g. `['ip', 'netns', 'exec', 'ns1']`. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, wrapper: readonly string[] = []): CliChild {
+  const command = [...wrapper, process.execPath, ...process.execArgv, CLI_ENTRY, ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -25,8 +25,10 @@ export interface RedisServerOptions {
   password?: string;
   /** Keep data across restarts (append-only file in a private folder). */
   persist?: boolean;
-  /** Address to listen on (default 127.0.0.1), e.g. a test bridge's address for network namespaces. */
+  /** Address to listen on (default 127.0.0.1), e.g. a network namespace's address. */
   host?: string;
+  /** Runs redis-server through this command, e.g. `['ip', 'netns', 'exec', 'ns1']` (which execs it: same pid). */
+  wrapper?: readonly string[];
 }
 
 export class RedisServer {
@@ -61,7 +63,10 @@ export class RedisServer {
     const args = ['--port', String(this.port), '--bind', this.host, '--save', '', '--dir', this.dir,
       '--appendonly', this.options.persist ? 'yes' : 'no', '--appendfsync', 'always'];
     if (this.options.password !== undefined) args.push('--requirepass', this.options.password);
-    const child = spawn(REDIS_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Protected mode answers only loopback clients when there is no password; a test network is private.
+    if (this.host !== '127.0.0.1') args.push('--protected-mode', 'no');
+    const command = [...(this.options.wrapper ?? []), REDIS_BINARY, ...args];
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     await new Promise<void>((resolve, reject) => {
       let output = '';

@@ -13,8 +13,8 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-/** Answers JSON `{ name, method, url, headers }` unless a handler is given. */
-export async function startUpstream(name: string, handler?: Handler, port = 0): Promise<Upstream> {
+/** Answers JSON `{ name, method, url, headers }` unless a handler is given. `host`: where to listen (loopback by default). */
+export async function startUpstream(name: string, handler?: Handler, port = 0, host = '127.0.0.1'): Promise<Upstream> {
   const seen: IncomingMessage[] = [];
   const server = createServer((req, res) => {
     seen.push(req);
@@ -26,10 +26,10 @@ export async function startUpstream(name: string, handler?: Handler, port = 0): 
       res.end(body);
     });
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const actual = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${actual}`,
+    url: `http://${host}:${actual}`,
     port: actual,
     server,
     seen,
