@@ -389,3 +389,25 @@ t.test('a normal request still costs one Host scan: many headers, one Host, forw
   t.equal(seen.url, '/many');
   t.equal(seen.headers['x-h39'], '39');
 });
+
+t.test('Upgrade requests are admitted the same way: Host and target mistakes are refused before any upstream sees them', async (t) => {
+  const upstream = await upstreamFor(t, 'blue');
+  const proxy = await proxyFor(t, { blue: [upstream.url] });
+  const upgrade = ['Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='];
+  const cases: Array<[string[], number]> = [
+    [['GET /ws HTTP/1.1', 'Host: a', 'Host: b', ...upgrade], 400],
+    [['GET /ws HTTP/1.1', 'Host: a b', ...upgrade], 400],
+    [['GET /ws HTTP/1.1', ...upgrade], 400],
+    [['GET ftp://x/ws HTTP/1.1', 'Host: a', ...upgrade], 400],
+    [['GET /ws HTTP/1.1', 'Host: a', 'Content-Length: 3', ...upgrade], 400],
+    [['GET /ws HTTP/1.1', 'Host: a', 'Transfer-Encoding: gzip, chunked', ...upgrade], 501],
+  ];
+  for (const [lines, status] of cases) {
+    const answer = await refusedWith(proxy, head(lines) + (lines.some((line) => line.startsWith('Content-Length')) ? 'abc' : ''));
+    t.equal(answer.status, status, `${lines.slice(0, 3).join(' | ')} → ${status}`);
+    t.equal(answer.headers.connection, 'close');
+    t.match(answer.headers['x-request-id'], /.+/);
+  }
+  t.equal(upstream.seen.length, 0, 'no upstream saw any of them');
+  await assertServes(t, proxy);
+});
