@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { cli, spawnCli } from '../helpers/cli.js';
 import { closedPort, startUpstream } from '../helpers/upstream.js';
 
+/** A child loads TypeScript before it listens: seconds of CPU, many more on a machine shared by several test runs. */
+const CHILD_START_MS = 60_000;
+
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
 
 function writeConfig(name: string, text: string): string {
@@ -36,7 +39,7 @@ pools:
 `);
   const proc = spawnCli(['start', '--config', config], { ADMIN_PORT: String(adminPort) });
   t.teardown(() => void proc.child.kill('SIGKILL'));
-  await proc.waitFor(/switchyard listening/);
+  await proc.waitFor(/switchyard listening/, CHILD_START_MS);
   const env = { SWITCHYARD_ADMIN_URL: `http://127.0.0.1:${adminPort}` };
   const proxy = `http://127.0.0.1:${port}/`;
 
@@ -136,7 +139,7 @@ pools: { blue: { targets: ["${hanging.url}"] } }
 `);
   const proc = spawnCli(['start', '--config', config]);
   t.teardown(() => void proc.child.kill('SIGKILL'));
-  await proc.waitFor(/switchyard listening/);
+  await proc.waitFor(/switchyard listening/, CHILD_START_MS);
   const inflight = fetch(`http://127.0.0.1:${port}/`).catch((err: Error) => err);
   await waitUntil(() => hanging.seen.some((req) => req.url === '/'));
   proc.child.kill('SIGTERM');

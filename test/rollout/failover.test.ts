@@ -10,6 +10,9 @@ import { closedPort, startUpstream } from '../helpers/upstream.js';
 import { spawnCli, type CliChild } from '../helpers/cli.js';
 import { waitFor } from '../helpers/http-client.js';
 
+/** A child loads TypeScript before it listens: seconds of CPU, many more on a machine shared by several test runs. */
+const CHILD_START_MS = 60_000;
+
 if (requireRedis(t)) {
   t.test('SIGKILL the driver mid-rollout: the other instance finishes it', async (t) => {
     const redis = await redisFor(t);
@@ -35,7 +38,7 @@ log: { access: false }
 `);
       const proc = spawnCli(['start', '--config', file]);
       t.teardown(() => void proc.child.kill('SIGKILL'));
-      await proc.waitFor(/switchyard listening/);
+      await proc.waitFor(/switchyard listening/, CHILD_START_MS);
       const admin = `http://127.0.0.1:${adminPort}`;
       const status = (await (await fetch(`${admin}/status`)).json()) as { instance: { id: string } };
       instances.push({ admin, proc, id: status.instance.id });
