@@ -128,7 +128,6 @@ export function admit(req: IncomingMessage, limits: Readonly<LimitsConfig>, upgr
     if (!isValidHost(host)) return INVALID_HOST;
     lastValidHost = host;
   }
-  if (path === '') return OPTIONS_ASTERISK;
 
   const headers = req.headers;
   const codings = headers['transfer-encoding'];
@@ -136,6 +135,8 @@ export function admit(req: IncomingMessage, limits: Readonly<LimitsConfig>, upgr
   const length = headers['content-length'];
   if (length !== undefined && limits.maxRequestBodyBytes > 0 && Number(length) > limits.maxRequestBodyBytes) return TOO_LARGE;
   if (upgrade && (codings !== undefined || (length !== undefined && Number(length) !== 0))) return UPGRADE_WITH_BODY;
+  // Last: an OPTIONS * with a bad coding or an oversized body is refused like any request.
+  if (path === '') return OPTIONS_ASTERISK;
 
   return { ok: true, path, host: target ?? host, fromTarget: target !== undefined };
 }

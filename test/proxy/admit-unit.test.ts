@@ -86,6 +86,7 @@ t.test('asterisk-form: OPTIONS * is answered by the proxy, * on another method i
   t.match(verdict({ method: 'OPTIONS', url: 'http://other.test/' }), { ok: true, path: '/' }, 'a path is a resource');
   t.match(verdict({ method: 'OPTIONS', url: '*', headers: [['Host', 'a'], ['Host', 'b']] }), { status: 400 }, 'Host checks still apply');
   t.match(verdict({ method: 'GET', url: '*' }), { status: 400, reason: /asterisk/ });
+  t.match(verdict({ method: 'OPTIONS', url: '*', headers: [['Host', 'a'], ['Transfer-Encoding', 'gzip']] }), { status: 501 }, 'codings still apply');
 });
 
 t.test('Transfer-Encoding other than exactly chunked → 501 (RFC 9112 §6.1)', async (t) => {
