@@ -56,6 +56,25 @@ export class UpstreamPool extends EventEmitter<{ drained: [] }> {
     if (this.idle && this.phase === 'draining') this.markDrained();
   }
 
+  // --- BUFFER (exchange.ts reads a request body before choosing a target) ---
+  /**
+   * A request routed to this pool whose body is still being read: no target and no upstream
+   * connection yet. It counts in `inflight` (a drain and shutdown wait for it), in no target's.
+   * Once it is dispatched, `begin(target)` comes first, then this ends, so `inflight` never
+   * dips to 0 in between (no false `drained`).
+   */
+  beginUnassigned(preview = false): void {
+    this.inflight++;
+    if (preview) this.previewInflight++;
+  }
+
+  endUnassigned(preview = false): void {
+    this.inflight--;
+    if (preview) this.previewInflight--;
+    if (this.idle && this.phase === 'draining') this.markDrained();
+  }
+  // --- end BUFFER ---
+
   /** A long-lived connection (WebSocket tunnel) opened on this pool. */
   beginLongLived(): void {
     this.longLived++;

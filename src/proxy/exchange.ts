@@ -1,4 +1,5 @@
-// One proxied request: it dispatches to a target through undici, streams the response back
+// One proxied request: it reads a request body (up to a bound) before taking an upstream
+// connection, dispatches to a target through undici, streams the response back
 // with backpressure, retries on another target when that is safe (or once on a fresh
 // connection when a kept-alive one was stale), and answers failures by whose fault they were:
 // the upstream's → 502/504 (and passive-health evidence), the client's → the proxy's own 4xx,
@@ -10,6 +11,7 @@ import type { LimitsConfig } from '../config/schema.js';
 import type { Target } from '../pool/target.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
 import { downstreamResponseHeaders } from './headers.js';
+import { REQUEST_BODY_BUFFER_BYTES, joinBody, readBody, stopReadingBody, type BodyReader } from './request-body-buffer.js';
 import { bodyWatchFor, type WatchedBody } from './request-body-watch.js';
 import type { UpstreamClient } from './upstream-client.js';
 import {
@@ -41,7 +43,7 @@ const kExchange = Symbol('exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: Exchange };
 type TaggedRequest = IncomingMessage & { [kExchange]?: Exchange };
 
-export class Exchange implements Dispatcher.DispatchHandler, WatchedBody {
+export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyReader {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly requestId: string;
@@ -90,6 +92,13 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody {
   private abandon: Error | null = null;
   private bodyBytes = 0;
   private bodyCounted = false;
+  /** The request body read so far, while it is read before dispatch (request-body-buffer.ts); null otherwise. */
+  private chunks: Buffer[] | null = null;
+  private buffered = 0;
+  /** Counted in the pool's in-flight without a target (reading its body, not dispatched yet). */
+  private unassigned = false;
+  /** undici was given the connection for a streamed body: from here it may have read some of it. */
+  private bodyStarted = false;
   private watched = false;
   private clientGone = false;
   private over = false;
@@ -125,6 +134,55 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody {
   }
 
   start(): void {
+    if (this.options.body === null) return this.dispatch(false);
+    // A body is read first (all of it, or its first REQUEST_BODY_BUFFER_BYTES): a client slow
+    // to send it holds no upstream connection and no place in a target's queue meanwhile.
+    this.chunks = [];
+    this.unassigned = true;
+    this.pool.beginUnassigned(this.owner.preview);
+    readBody(this.req, this);
+  }
+
+  /** A chunk of the body read before dispatch (BodyReader). */
+  bodyChunk(chunk: Buffer): void {
+    const chunks = this.chunks;
+    if (chunks === null || this.over) return;
+    chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.owner.limits.maxRequestBodyBytes > 0) {
+      this.requestData(chunk.length);
+      if (this.over) return; // 413: finish() dropped the chunks
+    }
+    if (this.buffered < REQUEST_BODY_BUFFER_BYTES) return;
+    // The buffer is full: dispatch now and stream the rest behind what was read (not replayable).
+    this.chunks = null;
+    stopReadingBody(this.req, chunks);
+    this.bodyBytes -= this.buffered; // counted again as undici reads them back (onRequestData)
+    this.dispatchRead();
+  }
+
+  /** The body ended within the buffer: it goes as one Buffer, its length known (BodyReader). */
+  bodyEnd(): void {
+    const chunks = this.chunks;
+    if (chunks === null || this.over) return;
+    this.chunks = null;
+    stopReadingBody(this.req, null);
+    this.options.body = joinBody(chunks, this.buffered);
+    this.dispatchRead();
+  }
+
+  /**
+   * First dispatch of a request whose body was read: to the target picked when it arrived,
+   * unless that one left service meanwhile (ejected, unhealthy, removed by a reload). Not
+   * picked again otherwise: a second pick per request would skew the round robin.
+   */
+  private dispatchRead(): void {
+    const target = this.target;
+    if (!target.ready || !this.pool.targets.includes(target)) {
+      const next = this.pool.pick();
+      if (next === undefined) return this.unavailable(`no ready target in pool ${this.pool.name}`, 'no ready target');
+      this.target = next;
+    }
     this.dispatch(false);
   }
 
@@ -132,6 +190,11 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody {
     const client = this.target.client;
     if (!fresh && client.waiting >= this.owner.limits.maxPendingPerTarget) return this.overloaded();
     this.pool.begin(this.target, this.owner.preview);
+    if (this.unassigned) {
+      // After begin: the pool's in-flight never dips to 0 in between (a drain would see it drained).
+      this.unassigned = false;
+      this.pool.endUnassigned(this.owner.preview);
+    }
     this.attemptOpen = true;
     this.attemptObserved = false;
     this.answered = false;
@@ -156,8 +219,9 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody {
     }
     if (this.clientGone) return abort(new ExchangeError(CLIENT_GONE, 'the client closed the connection'));
     if (this.abandon !== null) return abort(this.abandon);
-    if (!this.bodyCounted && this.options.body !== null && this.owner.limits.maxRequestBodyBytes > 0
-      && this.req.headers['content-length'] === undefined) {
+    if (this.options.body !== this.req) return; // none, or a Buffer read whole before dispatch
+    this.bodyStarted = true;
+    if (!this.bodyCounted && this.owner.limits.maxRequestBodyBytes > 0 && this.req.headers['content-length'] === undefined) {
       // Only a body without a declared length can run past the limit (a declared one over it is
       // refused before dispatch). Counted from here, when undici starts reading it too: a 'data'
       // listener added earlier would let chunks flow before undici listens.
@@ -287,6 +351,7 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody {
     if (this.over || this.res.writableFinished) return;
     this.clientGone = true;
     if (this.abortUpstream !== null) this.abortUpstream(new ExchangeError(CLIENT_GONE, 'the client closed the connection'));
+    else if (this.chunks !== null) this.closedByClient(); // gone while its body was read: nothing upstream to stop
   }
 
   /** From the body watch: no request-body byte for `limits.requestBodyIdleMs` → 408 (or a cut once answering). */
@@ -335,12 +400,19 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody {
 
   /** Too many requests already wait for a connection to this target (limits.maxPendingPerTarget). */
   private overloaded(): void {
+    this.unavailable('upstream busy', `over limits.maxPendingPerTarget (${this.owner.limits.maxPendingPerTarget}) waiting for ${this.target.url}`);
+  }
+
+  /** 503 + Retry-After: the request cannot be given to a target now (SPEC §4, §10). */
+  private unavailable(message: string, error: string): void {
     this.status = 503;
-    this.error = `over limits.maxPendingPerTarget (${this.owner.limits.maxPendingPerTarget}) waiting for ${this.target.url}`;
+    this.error = error;
     if (this.res.headersSent) this.res.destroy();
     else {
+      // A body still arriving is not read on for a next request.
+      if (this.options.body !== null && !this.req.complete) this.res.shouldKeepAlive = false;
       this.res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': RETRY_AFTER_SECONDS, 'x-request-id': this.requestId });
-      this.res.end('upstream busy\n');
+      this.res.end(`${message}\n`);
     }
     this.finish();
   }
@@ -369,8 +441,9 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody {
     }
   }
 
+  /** The body can no longer be sent again: a stream undici began to read. A Buffer body (read whole before dispatch) always can. */
   private get bodyStreamed(): boolean {
-    return this.options.body !== null && this.req.readableDidRead;
+    return this.bodyStarted;
   }
 
   /** Writes the held head (it goes out with the next write). Undoes a refused one so a clean error can follow. */
@@ -426,6 +499,15 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody {
     if (this.over) return;
     this.over = true;
     if (this.watched) bodyWatchFor(this.owner.limits.requestBodyIdleMs).delete(this);
+    if (this.chunks !== null) {
+      // Answered while its body was still read (408, 413, client gone): drop what was read.
+      this.chunks = null;
+      stopReadingBody(this.req, null);
+    }
+    if (this.unassigned) {
+      this.unassigned = false;
+      this.pool.endUnassigned(this.owner.preview);
+    }
     this.owner.finished(this);
   }
 }

@@ -7,6 +7,7 @@ import type { Target } from '../../src/pool/target.js';
 import { patternStream, rawRequest, send, sha256Of, waitFor, withDeadline } from '../helpers/http-client.js';
 import { accessFor, assertServes, inflightTotal, proxyFor, upstreamFor } from '../helpers/data-plane.js';
 import type { TestProxy } from '../helpers/proxy.js';
+import { REQUEST_BODY_BUFFER_BYTES } from '../../src/proxy/request-body-buffer.js';
 
 function spyObservations(proxy: TestProxy): boolean[] {
   const seen: boolean[] = [];
@@ -31,9 +32,11 @@ function uploadSink() {
   return { outcomes, handler };
 }
 
-t.test('a stalled body → 408 with Connection: close, the upstream request aborted, nothing counted', async (t) => {
+t.test('a stalled body → 408 with Connection: close; read before dispatch, it never reached the upstream; nothing counted', async (t) => {
   const sink = uploadSink();
   const upstream = await upstreamFor(t, 'sink', sink.handler);
+  let accepted = 0;
+  upstream.server.on('connection', () => accepted++);
   const proxy = await proxyFor(t, { blue: [upstream.url] }, { limits: { requestBodyIdleMs: 300 } });
   const observed = spyObservations(proxy);
 
@@ -48,9 +51,30 @@ t.test('a stalled body → 408 with Connection: close, the upstream request abor
     t.match(text, /\r\nconnection: close\r\n/i);
     t.ok(took >= 250 && took < 2000, `after about requestBodyIdleMs (${took} ms)`);
   }
+  t.equal(accepted, 0, 'the upstream accepted no connection for them');
+  t.same(sink.outcomes, [], 'and saw no request');
+  t.match(await accessFor(proxy, '/stall'), { status: 408, error: /REQUEST_BODY_IDLE/, pool: 'blue' });
+  t.same(observed, [], 'no passive evidence either way');
+  await waitFor('in-flight back to zero', () => inflightTotal(proxy) === 0);
+  await assertServes(t, proxy);
+});
+
+t.test('a body that stalls past the read-ahead buffer → 408, the upstream request (already under way) aborted', async (t) => {
+  const sink = uploadSink();
+  const upstream = await upstreamFor(t, 'sink', sink.handler);
+  const proxy = await proxyFor(t, { blue: [upstream.url] }, { limits: { requestBodyIdleMs: 300 } });
+  const observed = spyObservations(proxy);
+
+  const sent = REQUEST_BODY_BUFFER_BYTES + 1000;
+  for (const chunked of [false, true]) {
+    const body = Buffer.alloc(sent, 'y');
+    const head = `POST /stall-late HTTP/1.1\r\nHost: a\r\n${chunked ? 'Transfer-Encoding: chunked' : 'Content-Length: 1000000'}\r\n\r\n`;
+    const raw = rawRequest(proxy.url, Buffer.concat([Buffer.from(head), chunked ? Buffer.from(`${sent.toString(16)}\r\n`) : Buffer.alloc(0), body]));
+    await withDeadline(raw.ended, 5000, 'the 408 and the close');
+    t.match(raw.received().toString('latin1'), /^HTTP\/1\.1 408 /, `${chunked ? 'chunked' : 'Content-Length'}: 408`);
+  }
   await waitFor('both upstream requests to end', () => sink.outcomes.length === 2);
-  t.same(sink.outcomes, ['/stall cut', '/stall cut'], 'the upstream saw each upload aborted');
-  t.match(await accessFor(proxy, '/stall'), { status: 408, error: /REQUEST_BODY_IDLE/ });
+  t.same(sink.outcomes, ['/stall-late cut', '/stall-late cut'], 'the upstream got each one once the buffer was full, then saw it aborted');
   t.same(observed, [], 'no passive evidence either way');
   await waitFor('in-flight back to zero', () => inflightTotal(proxy) === 0);
   await assertServes(t, proxy);
@@ -106,6 +130,31 @@ t.test('a chunked body past maxRequestBodyBytes → 413, the upstream request ab
   t.same(observed, [true], 'only the good request was observed');
   await waitFor('in-flight back to zero', () => inflightTotal(proxy) === 0);
   await assertServes(t, proxy);
+});
+
+t.test('a chunked body past maxRequestBodyBytes while it is read ahead → 413, no upstream connection taken', async (t) => {
+  const sink = uploadSink();
+  const upstream = await upstreamFor(t, 'sink', sink.handler);
+  let accepted = 0;
+  upstream.server.on('connection', () => accepted++);
+  const proxy = await proxyFor(t, { blue: [upstream.url] }, { limits: { maxRequestBodyBytes: 1000 } });
+  const observed = spyObservations(proxy);
+
+  // Over the limit in one chunk, and over it only with the last of several.
+  for (const chunks of [['x'.repeat(1001)], ['x'.repeat(600), 'y'.repeat(400), 'z']]) {
+    const body = chunks.map((chunk) => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('');
+    const raw = rawRequest(proxy.url, `POST /over-early HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${body}`);
+    await withDeadline(raw.ended, 5000, 'the 413 and the close');
+    t.match(raw.received().toString('latin1'), /^HTTP\/1\.1 413 [^]*\r\nconnection: close\r\n/i, `${chunks.length} chunk(s): 413, connection closed`);
+  }
+  t.equal(accepted, 0, 'the upstream accepted no connection');
+  t.match(await accessFor(proxy, '/over-early'), { status: 413, error: /REQUEST_BODY_TOO_LARGE/ });
+
+  const within = await send(proxy.url, '/within', { method: 'POST', headers: { 'transfer-encoding': 'chunked' }, body: patternStream(1000) });
+  t.equal(within.body.toString(), '1000', 'exactly the limit passes whole');
+  t.same(sink.outcomes, ['/within complete']);
+  t.same(observed, [true], 'only the good request was observed');
+  await waitFor('in-flight back to zero', () => inflightTotal(proxy) === 0);
 });
 
 t.test('requests waiting for a connection past maxPendingPerTarget → 503 + Retry-After, not evidence', async (t) => {
