@@ -7,16 +7,17 @@ import { Redis } from 'ioredis';
 import { redisFor, requireRedis } from '../helpers/redis-server.js';
 import { admin, fleetFor } from '../helpers/fleet.js';
 import { startLoad } from '../helpers/load.js';
-import { waitFor } from '../helpers/http-client.js';
+import { waitFor, withDeadline } from '../helpers/http-client.js';
 import type { TestProxy } from '../helpers/proxy.js';
 
 const OP_TIMEOUT_MS = 500;
 /** The issue's freeze: long enough for every heartbeat, resync and rollout tick to hit it. */
 const FREEZE_MS = 10_000;
 
+/** How long `work` took; a deadline of our own, so a call that hangs (the fault) fails the test instead of the file. */
 async function timed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
   const started = Date.now();
-  const value = await work;
+  const value = await withDeadline(work, OP_TIMEOUT_MS + 5000, 'an answer while Redis is frozen');
   return { value, ms: Date.now() - started };
 }
 
@@ -28,8 +29,8 @@ async function storeUpMetric(proxy: TestProxy): Promise<number> {
 if (requireRedis(t)) {
   t.test(`Redis frozen ${FREEZE_MS / 1000} s under load through two instances: 0 failed requests, changes 503 in time and never applied after SIGCONT`, async (t) => {
     const redis = await redisFor(t);
-    t.teardown(() => redis.thaw()); // before the stop, whatever failed
     const fleet = await fleetFor(t, redis.url, 2, 'test:', { state: { opTimeoutMs: OP_TIMEOUT_MS } });
+    t.teardown(() => redis.thaw()); // teardowns run last-in first: Redis resumes before the instances close, whatever failed
     const [a, b] = fleet.instances as [TestProxy, TestProxy];
     t.equal((await admin(a, 'PUT', '/weights', { weights: { blue: 50, green: 50 } })).status, 200);
     await waitFor('b has the split', () => b.switchyard.control.current.weights.green === 50);

@@ -14,7 +14,7 @@ import { spawnCli, type CliChild } from '../helpers/cli.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { admin } from '../helpers/fleet.js';
 import { startLoad } from '../helpers/load.js';
-import { waitFor } from '../helpers/http-client.js';
+import { waitFor, withDeadline } from '../helpers/http-client.js';
 import type { TestProxy } from '../helpers/proxy.js';
 
 type Api = (method: string, path: string, body?: unknown) => ReturnType<typeof admin>;
@@ -86,12 +86,13 @@ if (unavailable !== null) {
 
     net.partition(nsA, nsRedis); // undone with the namespaces if the test fails before healing
     const started = Date.now();
-    const refused = await a.api('PUT', '/weights', { weights: { blue: 10, green: 90 } });
+    // A deadline of our own: without the fix this call hangs until the partition heals.
+    const refused = await withDeadline(a.api('PUT', '/weights', { weights: { blue: 10, green: 90 } }), OP_TIMEOUT_MS + 5000, 'the cut-off change');
     const refusedMs = Date.now() - started;
     t.equal(refused.status, 503, 'the cut-off instance refuses the change');
     t.equal(refused.body.error.code, 'STATE_UNAVAILABLE');
     t.ok(refusedMs <= OP_TIMEOUT_MS + 1000, `answered in ${refusedMs} ms (limit ${OP_TIMEOUT_MS} + 1000)`);
-    const again = await a.api('POST', '/flip', { pool: 'blue' });
+    const again = await withDeadline(a.api('POST', '/flip', { pool: 'blue' }), OP_TIMEOUT_MS + 5000, 'the next cut-off change');
     t.equal(again.status, 503, 'and the next one');
 
     const flip = await b.api('POST', '/flip', { pool: 'green' });

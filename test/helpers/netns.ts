@@ -63,11 +63,27 @@ export function testNet(t: Test, count: number): TestNet {
   const prefix = `10.199.${octet}`;
   const bridge = `${id}br`;
   const namespaces: Namespace[] = [];
+  let cleaned = false;
   const cleanup = () => {
-    for (const ns of namespaces) spawnSync('ip', ['netns', 'del', ns.name]); // takes its veth end, and so the pair, along
+    if (cleaned) return;
+    cleaned = true;
+    for (const ns of namespaces) {
+      // Whatever still runs in a namespace made here was started by this test (and outlived it).
+      const pids = spawnSync('ip', ['netns', 'pids', ns.name], { encoding: 'utf8' }).stdout.split('\n').filter((pid) => pid !== '');
+      for (const pid of pids) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch { /* already gone */ }
+      }
+      spawnSync('ip', ['netns', 'del', ns.name]);
+    }
+    // Host ends of the veth pairs go with their peers once the namespaces are freed; delete them now anyway.
+    for (let i = 0; i < namespaces.length; i++) spawnSync('ip', ['link', 'del', `${id}h${i}`]);
     spawnSync('ip', ['link', 'del', bridge]);
   };
+  // On teardown, and also if the test process exits without it (a crash, a timeout kill).
   t.teardown(cleanup);
+  process.once('exit', cleanup);
   try {
     ip('link', 'add', bridge, 'type', 'bridge');
     ip('addr', 'add', `${prefix}.1/24`, 'dev', bridge);
