@@ -107,6 +107,7 @@ if (requireRedis(t)) {
     const wrong = await startProxy({ blue: [blue.url] }, { state: { store: 'redis', url: `redis://:nope@127.0.0.1:${redis.port}` }, log: { access: false } });
     t.teardown(() => wrong.close());
     t.notOk(wrong.switchyard.store.up);
+    t.match(wrong.switchyard.store.health, { up: false, lastOkAt: null, error: /WRONGPASS|NOAUTH|invalid|closed/i }, `says why (${wrong.switchyard.store.health.error})`);
     t.equal(wrong.switchyard.control.current.revision, 0);
     t.equal(await servedBy(wrong), 'blue', 'still serves on routing.initial');
   });

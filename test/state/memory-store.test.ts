@@ -11,6 +11,7 @@ t.test('starts empty and up', async (t) => {
   const store = new MemoryStore();
   t.equal(await store.get(), null);
   t.equal(store.up, true);
+  t.match(store.health, { up: true, lastOkAt: String, error: null }, 'always answering');
 });
 
 t.test('compare-and-set on the revision', async (t) => {
