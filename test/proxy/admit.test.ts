@@ -369,7 +369,10 @@ t.test('a broken chunked body before any response byte: the client gets a 400, n
   }
   for (const target of proxy.switchyard.pools.get('blue')!.targets) t.notOk(target.health.has(Flag.EJECTED), `${target.url} not ejected`);
   t.equal([...a.seen, ...b.seen].filter((req) => req.url === '/up' && req.complete).length, 0, 'no upstream got a whole upload');
-  const records = await waitFor('the uploads\' records', () => { const lines = accessLines(proxy).filter((line) => line.url === '/up'); return lines.length === 3 && lines; });
+  const records = await waitFor('the uploads\' records', (): AccessLine[] | undefined => {
+    const lines = accessLines(proxy).filter((line) => line.url === '/up');
+    return lines.length === 3 ? lines : undefined;
+  });
   t.ok(records.every((line) => line.status < 500), 'recorded as the client\'s doing, not an upstream failure');
   await assertServes(t, proxy);
 });
