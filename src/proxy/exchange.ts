@@ -135,7 +135,7 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
 
   start(): void {
     if (this.options.body === null) return this.dispatch(false);
-    // A body is read first (all of it, or its first REQUEST_BODY_BUFFER_BYTES): a client slow
+    // A body is read first (all of it, or until it passes REQUEST_BODY_BUFFER_BYTES): a client slow
     // to send it holds no upstream connection and no place in a target's queue meanwhile.
     this.chunks = [];
     this.unassigned = true;
@@ -153,8 +153,8 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
       this.requestData(chunk.length);
       if (this.over) return; // 413: finish() dropped the chunks
     }
-    if (this.buffered < REQUEST_BODY_BUFFER_BYTES) return;
-    // The buffer is full: dispatch now and stream the rest behind what was read (not replayable).
+    if (this.buffered <= REQUEST_BODY_BUFFER_BYTES) return;
+    // Past the buffer: dispatch now and stream the rest behind what was read (not replayable).
     this.chunks = null;
     stopReadingBody(this.req, chunks);
     this.bodyBytes -= this.buffered; // counted again as undici reads them back (onRequestData)

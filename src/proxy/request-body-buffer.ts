@@ -4,9 +4,10 @@
 import type { IncomingMessage } from 'node:http';
 
 /**
- * How much of a request body is read before dispatch, in bytes. A body that ends within it
- * is sent as one Buffer (its length known, replayable on a connect failure); a larger one is
- * dispatched once this much has arrived and the rest streams with backpressure.
+ * How much of a request body is read before dispatch, in bytes. A body of up to this size is
+ * read whole and sent as one Buffer (its length known, replayable on a connect failure); a
+ * larger one is dispatched once more than this has arrived, and the rest streams with
+ * backpressure (undici sends it with a Content-Length if it has all arrived by then).
  *
  * The same trade as HAProxy's `option http-buffer-request` (waits for the whole body or a full
  * buffer, `tune.bufsize`, before connecting to a server) and nginx's `proxy_request_buffering

@@ -4,6 +4,7 @@
 import t, { type Test } from 'tap';
 import { request as httpRequest } from 'node:http';
 import { Flag } from '../../src/pool/health-flags.js';
+import { REQUEST_BODY_BUFFER_BYTES } from '../../src/proxy/request-body-buffer.js';
 import type { TestProxy } from '../helpers/proxy.js';
 import { rawRequest, send, waitFor, withDeadline } from '../helpers/http-client.js';
 import { accessLines, assertServes, inflightTotal, proxyFor, upstreamFor } from '../helpers/data-plane.js';
@@ -65,7 +66,7 @@ t.test('client mistakes, aborts and stalls (five per target) eject nothing; the 
     const seenBefore = a.seen.length + b.seen.length;
     const req = httpRequest(`${proxy.url}/abort-${i}`, { method: 'POST', agent: false, headers: { 'content-length': 1_000_000 } });
     req.on('error', () => {});
-    req.write(Buffer.alloc(64 * 1024, 1));
+    req.write(Buffer.alloc(REQUEST_BODY_BUFFER_BYTES + 1, 1)); // past the read-ahead: dispatched, then aborted
     await waitFor('the upload to reach a target', () => a.seen.length + b.seen.length > seenBefore);
     req.destroy();
     await waitFor(`the abort of /abort-${i} to be logged`, () => accessLines(proxy).find((line) => line.url === `/abort-${i}`));

@@ -1,6 +1,7 @@
 // Retries (SPEC §4): to another target of the same pool, always when the connection could
 // not be made, for idempotent methods also when the upstream closed before any response
-// byte, and never replaying a body that was already streamed.
+// byte, and never replaying a body that was already streamed (a body read whole before
+// dispatch, up to REQUEST_BODY_BUFFER_BYTES, is kept and may be sent again).
 import t from 'tap';
 import { closedPort } from '../helpers/upstream.js';
 import { patternSha, patternStream, send, sha256Of, waitFor } from '../helpers/http-client.js';
@@ -112,6 +113,33 @@ t.test('an idempotent PUT whose body was already streamed is not replayed', asyn
   t.match(await accessFor(proxy, '/put-body'), { status: 502, retries: 0 });
   await waitFor('in-flight counters back to zero', () => inflightTotal(proxy) === 0);
   await assertServes(t, proxy);
+});
+
+t.test('a body read whole before dispatch is replayable: POST after a refused connect, PUT after a close before any byte', async (t) => {
+  const dead = `http://127.0.0.1:${await closedPort()}`;
+  const slammer = await upstreamFor(t, 'slammer', slamming);
+  const live = await upstreamFor(t, 'live', hashing('live'));
+  const size = 1000;
+
+  // Connection refused: the upstream saw nothing, so even a POST goes to the next target, body and all.
+  const refused = await proxyFor(t, { blue: [dead, live.url] }, NO_EJECTION);
+  for (const headers of [{ 'content-length': size }, { 'transfer-encoding': 'chunked' }]) {
+    const answer = await send(refused.url, '/post-small', { method: 'POST', headers, body: patternStream(size) });
+    t.match(JSON.parse(answer.body.toString()), { name: 'live', bytes: size, sha: patternSha(size) }, `POST (${Object.keys(headers)[0]}) retried whole`);
+  }
+  t.match(accessLines(refused).map((line) => [line.status, line.retries]), [[200, 1], [200, 1]]);
+
+  // Closed before any response byte: an idempotent PUT is sent again with its body; a POST is not (SPEC §4).
+  const slammed = await proxyFor(t, { blue: [slammer.url, live.url] }, NO_EJECTION);
+  const put = await send(slammed.url, '/put-small', { method: 'PUT', headers: { 'content-length': size }, body: patternStream(size) });
+  t.match(JSON.parse(put.body.toString()), { name: 'live', method: 'PUT', bytes: size, sha: patternSha(size) }, 'PUT replayed whole on the next target');
+  t.equal(slammer.seen.filter((req) => req.url === '/put-small').length, 1, 'after the first target got it');
+  await send(slammed.url, '/to-live'); // the cursor back on the slammer
+  const post = await send(slammed.url, '/post-small', { method: 'POST', headers: { 'content-length': size }, body: patternStream(size) });
+  t.equal(post.status, 502, 'POST not replayed');
+  t.equal(slammer.seen.filter((req) => req.url === '/post-small').length, 1, 'the POST went to the slammer');
+  t.equal(live.seen.filter((req) => req.url === '/post-small' && req.method === 'POST').length, 2, 'the live target saw only the two refused-connect POSTs');
+  await waitFor('in-flight back to zero', () => inflightTotal(slammed) === 0 && inflightTotal(refused) === 0);
 });
 
 t.test('retries.attempts = 0 disables retries', async (t) => {
