@@ -33,13 +33,15 @@ function quotedRepeat(value: string | null): string {
  * The method needs no check: Node's parser accepts only known method tokens.
  */
 export function accessLine(record: RequestRecord, time: string, bindings: string): string {
-  const tail = record.bytesUp === undefined && record.error === undefined && record.listener === undefined ? '' : optionalFields(record);
+  const tail = record.bytesUp === undefined && record.error === undefined && record.listener === undefined
+    && record.staleRetries === undefined ? '' : optionalFields(record);
   return `{"level":30${time}${bindings},"reqId":${jsonString(record.reqId)},"method":"${record.method}","url":${jsonString(record.url)},"status":${record.status},"ms":${record.ms},"pool":${quotedRepeat(record.pool)},"version":${quotedRepeat(record.version)},"target":${quotedRepeat(record.target)},"retries":${record.retries},"bytes":${record.bytes}${tail},"msg":"request"}\n`;
 }
 
 function optionalFields(record: RequestRecord): string {
   let out = '';
   if (record.bytesUp !== undefined) out += `,"bytesUp":${record.bytesUp}`;
+  if (record.staleRetries !== undefined) out += `,"staleRetries":${record.staleRetries}`;
   if (record.error !== undefined) out += `,"error":${jsonString(record.error)}`;
   if (record.listener !== undefined) out += `,"listener":"${record.listener}"`;
   return out;

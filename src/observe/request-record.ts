@@ -14,6 +14,8 @@ export interface RequestRecord {
   /** Upgrade tunnels only: bytes relayed to the upstream (`bytes` went to the client). */
   bytesUp?: number;
   error?: string;
+  /** Set when a request was sent again on a fresh connection after a stale keep-alive one (not counted in `retries`, which counts other targets). */
+  staleRetries?: number;
   /** Set on requests of a listener other than the main one: `'preview'`. */
   listener?: 'preview';
 }

@@ -54,6 +54,10 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
   bytes = 0;
   /** Retries counted against `retries.attempts` (the stale-connection retry is not one). */
   retries = 0;
+  /** 1 when the request was sent again on a fresh connection after a stale keep-alive one (access record `staleRetries`). */
+  staleRetries = 0;
+  /** False while the request was answered before it was given a target (while its body was read): its record names none. */
+  targetChosen = true;
   error: string | undefined;
   // WatchedBody (request-body-watch.ts)
   bodyMark = 0;
@@ -80,7 +84,6 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
   private onFreshConnection = false;
   /** Some byte of an answer (a 1xx included) arrived on the current attempt. */
   private answered = false;
-  private staleRetried = false;
   /** The final response head, held until a body byte, the end, or the end of this turn (see flushHeads). */
   private head: string[] | null = null;
   private statusText = '';
@@ -138,6 +141,7 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
     // A body is read first (all of it, or until it passes REQUEST_BODY_BUFFER_BYTES): a client slow
     // to send it holds no upstream connection and no place in a target's queue meanwhile.
     this.chunks = [];
+    this.targetChosen = false;
     this.unassigned = true;
     this.pool.beginUnassigned(this.owner.preview);
     readBody(this.req, this);
@@ -183,6 +187,7 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
       if (next === undefined) return this.unavailable(`no ready target in pool ${this.pool.name}`, 'no ready target');
       this.target = next;
     }
+    this.targetChosen = true;
     this.dispatch(false);
   }
 
@@ -323,10 +328,10 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
     if (fault === 'client') return this.refuse(err);
     const bodyStreamed = this.bodyStreamed;
     const method = this.options.method;
-    if (fault === 'upstream' && !this.staleRetried && !this.onFreshConnection
+    if (fault === 'upstream' && this.staleRetries === 0 && !this.onFreshConnection
       && isStaleConnection({ err, method, bodyStreamed, reusedConnection: this.reusedConnection, answered: this.answered })) {
       // Most likely the upstream closed this idle connection as we wrote: once more, on a new one.
-      this.staleRetried = true;
+      this.staleRetries = 1;
       return this.dispatch(true);
     }
     if (fault === 'upstream' && !this.attemptObserved) this.owner.observed(this.target, false);

@@ -11,6 +11,9 @@ const records: RequestRecord[] = [
   { reqId: 'r3', method: 'GET', url: '/caf\u00e9/\u{1f600}/\u2028', status: 503, ms: 10.5, pool: null, version: null, target: null, retries: 0, bytes: 0, error: 'no ready target', listener: 'preview' },
   { reqId: 'r4', method: 'DELETE', url: '/x', status: 499, ms: 12345.678, pool: 'blue', version: '1.0.0', target: 'http://127.0.0.1:8001', retries: 0, bytes: 1 << 30, listener: 'preview' },
   { reqId: 't1', method: 'GET', url: '/chat', status: 101, ms: 2, pool: 'blue', version: '1', target: 'http://t:1', retries: 1, bytes: 5, bytesUp: 7, error: 'tunnel cut' },
+  // The stale keep-alive retry (exchange.ts), alone and with what can follow it.
+  { reqId: 's1', method: 'GET', url: '/s', status: 200, ms: 3, pool: 'blue', version: '1', target: 'http://t:1', retries: 0, bytes: 2, staleRetries: 1 },
+  { reqId: 's2', method: 'GET', url: '/s', status: 502, ms: 3, pool: 'blue', version: '1', target: 'http://t:1', retries: 1, bytes: 0, staleRetries: 1, error: 'UND_ERR_SOCKET: other side closed', listener: 'preview' },
 ];
 
 /** A logger like createLogger's, writing into `lines`, with a fixed clock so two lines can be compared. */

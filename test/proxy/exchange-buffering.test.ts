@@ -120,7 +120,7 @@ t.test('a client that leaves while its body is read: 499 in the access log, noth
     const found = accessLines(proxy).filter((line) => line.url === '/leaving');
     return found.length === 2 ? found : undefined;
   });
-  for (const line of lines) t.match(line, { status: 499, pool: 'blue', error: /client closed/ });
+  for (const line of lines) t.match(line, { status: 499, pool: 'blue', target: null, error: /client closed/ });
   t.equal(accepted(), 0, 'the upstream accepted no connection');
 });
 
@@ -153,7 +153,8 @@ t.test('a target that leaves service while a body is read is not used; with none
     return received.includes('\r\n\r\n') ? received : undefined;
   });
   t.match(text, /^HTTP\/1\.1 503 [^]*\r\nretry-after: 1\r\n/i, '503 with Retry-After');
-  t.match(await accessFor(proxy, '/nowhere'), { status: 503, pool: 'blue', error: 'no ready target' });
+  t.match(await accessFor(proxy, '/nowhere'), { status: 503, pool: 'blue', target: null, error: 'no ready target' });
+  t.ok(accessLines(proxy).filter((line) => line.url.startsWith('/moved-')).every((line) => line.target === b.url), 'the moved uploads name the target that served them');
   t.equal(sinkB.received.length, 4, 'nothing more reached an upstream');
   await waitFor('in-flight back to zero', () => inflightTotal(proxy) === 0);
 });

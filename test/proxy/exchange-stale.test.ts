@@ -34,7 +34,10 @@ t.test('a request on a kept-alive connection the upstream closes is retried once
   for (let i = 0; i < 4; i++) {
     const answer = await send(proxy.url, `/req-${i}`, { method: i % 2 === 0 ? 'GET' : 'DELETE' });
     t.equal(answer.status, 200, `request ${i} answered`);
-    t.match(await accessFor(proxy, `/req-${i}`), { status: 200, retries: 0 }, 'not counted in retries.attempts');
+    const line = await accessFor(proxy, `/req-${i}`);
+    t.match(line, { status: 200, retries: 0 }, 'not counted in retries.attempts');
+    // Requests 1 and 3 land on a kept-alive connection (see below): the record says they went twice.
+    t.equal(line.staleRetries, i % 2 === 1 ? 1 : undefined, i % 2 === 1 ? 'staleRetries: 1 in the access record' : 'no staleRetries field');
   }
   // 0: a new connection, kept alive. 1: sent on it, closed unanswered, sent again on a fresh
   // connection (closed after it). 2: a new connection again, kept alive. 3: as 1. So 6 heads.
@@ -66,5 +69,6 @@ t.test('not retried: a POST, or a failure on a fresh connection (that one counts
   t.equal(get.status, 502, 'the fresh connection failed too: 502');
   t.equal(upstream.heads.filter((head) => head.startsWith('GET /both-fail ')).length, 2, 'retried once, not more');
   t.same(observed, [true, false, true, false], 'only the failure on the fresh connection counted');
-  t.match(await accessFor(proxy, '/both-fail'), { status: 502, retries: 0 });
+  t.match(await accessFor(proxy, '/both-fail'), { status: 502, retries: 0, staleRetries: 1 });
+  t.equal((await accessFor(proxy, '/post')).staleRetries, undefined, 'the POST was sent once');
 });

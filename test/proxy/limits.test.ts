@@ -53,7 +53,7 @@ t.test('a stalled body → 408 with Connection: close; read before dispatch, it 
   }
   t.equal(accepted, 0, 'the upstream accepted no connection for them');
   t.same(sink.outcomes, [], 'and saw no request');
-  t.match(await accessFor(proxy, '/stall'), { status: 408, error: /REQUEST_BODY_IDLE/, pool: 'blue' });
+  t.match(await accessFor(proxy, '/stall'), { status: 408, error: /REQUEST_BODY_IDLE/, pool: 'blue', target: null });
   t.same(observed, [], 'no passive evidence either way');
   await waitFor('in-flight back to zero', () => inflightTotal(proxy) === 0);
   await assertServes(t, proxy);
