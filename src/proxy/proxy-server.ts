@@ -195,10 +195,11 @@ export class ProxyServer implements ExchangeOwner {
       ms: roundMs(performance.now() - exchange.startedAt),
       pool: exchange.pool.name,
       version: exchange.pool.version,
-      target: exchange.target.url,
+      target: exchange.targetChosen ? exchange.target.url : null, // none when answered while its body was read
       retries: exchange.retries,
       bytes: exchange.bytes,
     };
+    if (exchange.staleRetries > 0) record.staleRetries = exchange.staleRetries;
     if (exchange.error !== undefined) record.error = exchange.error;
     this.notify(record);
   }
