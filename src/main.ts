@@ -108,7 +108,6 @@ export class Switchyard {
       retryAttempts: config.retries.attempts,
       keepAliveMs: config.timeouts.keepAliveMs,
       limits: config.limits,
-      connectMs: config.timeouts.connectMs,
       poolHeader: config.routing.poolHeader,
       observers: config.log.access ? [this.meter, this.metrics, this.rates, new AccessLog(this.logger)] : [this.meter, this.metrics, this.rates],
       onTargetOutcome: (target, ok) => this.ejector.observe(target, ok),
@@ -120,7 +119,6 @@ export class Switchyard {
       retryAttempts: config.retries.attempts,
       keepAliveMs: config.timeouts.keepAliveMs,
       limits: config.limits,
-      connectMs: config.timeouts.connectMs,
       poolHeader: config.routing.poolHeader,
       // Not the rollout meter: preview traffic never judges a rollout.
       observers: config.log.access ? [this.metrics, new AccessLog(this.logger)] : [this.metrics],

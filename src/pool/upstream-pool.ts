@@ -56,7 +56,7 @@ export class UpstreamPool extends EventEmitter<{ drained: [] }> {
     if (this.idle && this.phase === 'draining') this.markDrained();
   }
 
-  // --- BUFFER (exchange.ts reads a request body before choosing a target) ---
+  // A request whose body is still being read (exchange.ts) before it takes a target.
   /**
    * A request routed to this pool whose body is still being read: no target and no upstream
    * connection yet. It counts in `inflight` (a drain and shutdown wait for it), in no target's.
@@ -73,7 +73,6 @@ export class UpstreamPool extends EventEmitter<{ drained: [] }> {
     if (preview) this.previewInflight--;
     if (this.idle && this.phase === 'draining') this.markDrained();
   }
-  // --- end BUFFER ---
 
   /** A long-lived connection (WebSocket tunnel) opened on this pool. */
   beginLongLived(): void {

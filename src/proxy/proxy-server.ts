@@ -45,8 +45,6 @@ export interface ProxyServerOptions {
   observers: readonly RequestObserver[];
   /** Passive health evidence: each attempt's outcome per target. */
   onTargetOutcome?: (target: Target, ok: boolean) => void;
-  /** Upstream connect timeout for Upgrade (WebSocket) tunnels; 2000 ms by default. */
-  connectMs?: number;
   /** `false` answers Upgrade requests with 501 instead of tunnelling them (default true). */
   upgrades?: boolean;
 }
@@ -74,7 +72,7 @@ export class ProxyServer implements ExchangeOwner {
   /** The observers, handed each loop turn's finished requests together. */
   private readonly observers: BatchedObservers;
   /** SPEC §10 limits: `admit` reads them per request; the Exchange (as ExchangeOwner) reads the body and pending ones. */
-  readonly limits: Readonly<LimitsConfig>; // EXCHANGE: public for ExchangeOwner.limits
+  readonly limits: Readonly<LimitsConfig>;
 
   constructor(options: ProxyServerOptions) {
     this.options = options;
@@ -93,7 +91,7 @@ export class ProxyServer implements ExchangeOwner {
       overrideAllow: options.overrideAllow,
     }) : null;
     this.decorated = options.poolHeader !== undefined || this.router?.sticky === true;
-    // --- ADMIT: the client's mistakes are answered here, before routing (admit.ts) ---
+    // The client's mistakes are answered here, before routing (admit.ts).
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.server = createServer({
       keepAliveTimeout: options.keepAliveMs,
@@ -114,7 +112,6 @@ export class ProxyServer implements ExchangeOwner {
       this.refuse(req, res, EXPECTATION_FAILED, incomingRequestId(req.rawHeaders) ?? requestIds.next(), performance.now()));
     // Without a listener Node drops a CONNECT silently; a reverse proxy answers 501.
     this.server.on('connect', (req: IncomingMessage, socket: Duplex) => this.refuseSocket(req, socket, CONNECT_REFUSED));
-    // --- end ADMIT ---
     // Upgrade requests go through the target's undici Pool like plain ones (UPGRADE: tunnel.ts).
     this.tunnels = new UpgradeTunnels({
       choosePool: (req) => this.router === null ? this.options.choosePool(req) : this.router.route(req)?.pool,
@@ -204,7 +201,6 @@ export class ProxyServer implements ExchangeOwner {
     this.notify(record);
   }
 
-  // --- ADMIT ---
   /** The proxy's own answer to a request head `admit` refused: no pool, no target, no upstream evidence. */
   private refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal, requestId: string, startedAt: number): void {
     writeRefusal(res, refusal, requestId);
@@ -255,7 +251,6 @@ export class ProxyServer implements ExchangeOwner {
     writeRefusal(socket, answer, requestId, line.method);
     this.notify(refusalRecord(requestId, line.method, line.url, answer, 0));
   }
-  // --- end ADMIT ---
 
   /** No pool has weight, or the chosen pool has no ready target: 503 with Retry-After. */
   private unavailable(req: IncomingMessage, res: ServerResponse, pool: UpstreamPool | undefined, requestId: string, startedAt: number): void {
