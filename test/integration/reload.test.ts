@@ -93,7 +93,7 @@ t.test('POST /reload: applies, refuses invalid files with every problem, refuses
   writeFileSync(file, 'pools:\n  blue: { targets: ["nope"] }\nbogus: 1\n');
   const invalid = await reload();
   t.equal(invalid.status, 400);
-  t.match(invalid.body, { error: { code: 'INVALID_CONFIG', details: { problems: ['bogus: unknown key', 'pools.blue.targets[0]: not a URL ("nope")'] } } });
+  t.match(invalid.body, { error: { code: 'INVALID_CONFIG', details: { problems: ['pools.blue.targets[0]: not a URL ("nope")', 'bogus: unknown key'] } } });
   t.equal(switchyard.pools.get('green')!.targets.length, 1, 'old config kept');
 
   writeFileSync(file, configText(0, 0, { green: [green.url] }).replace('{ blue: 50, green: 50 }', '{ green: 100 }'));
