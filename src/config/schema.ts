@@ -41,6 +41,12 @@ export const PoolSchema = Type.Object(
 export const LimitsSchema = block({
   /** A request head (request line + headers) larger than this → 431. */
   maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1048576, default: 16384 }),
+  /**
+   * The whole request head must arrive within this many ms of the connection's start or of
+   * the previous request → 408 and the connection closed (nginx's client_header_timeout and
+   * Node's headersTimeout, both 60 s): a slow or silent client holds nothing for long.
+   */
+  requestHeadMs: positive(60000),
   /** No request-body byte for this long → 408, the upstream request aborted. 0 = no limit. */
   requestBodyIdleMs: ms(30000),
   /** 0 = unlimited; a larger Content-Length → 413 before dispatch, a streamed overrun → cut. */

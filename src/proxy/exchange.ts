@@ -15,7 +15,7 @@ import { REQUEST_BODY_BUFFER_BYTES, joinBody, readBody, stopReadingBody, type Bo
 import { bodyWatchFor, type WatchedBody } from './request-body-watch.js';
 import type { UpstreamClient } from './upstream-client.js';
 import {
-  CLIENT_GONE, ExchangeError, REQUEST_BODY_IDLE, REQUEST_BODY_TOO_LARGE, UPSTREAM_TRANSFER_CODING, acceptsTrailers,
+  CLIENT_GONE, ExchangeError, REQUEST_BODY_IDLE, REQUEST_BODY_MALFORMED, REQUEST_BODY_TOO_LARGE, UPSTREAM_TRANSFER_CODING, acceptsTrailers,
   badTransferCoding, declaredTrailer, errorCode, faultOf, isStaleConnection, mayRetry, statusForUpstreamError,
 } from './upstream-errors.js';
 
@@ -366,6 +366,18 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
     this.failByClient(err);
   }
 
+  /**
+   * The request body broke HTTP/1.1 framing (proxy-server's clientError saw Node's parser
+   * refuse it): 400 with this request's id if nothing was answered yet (the upstream attempt
+   * aborted, never evidence), else a cut. The connection closes after. False once over.
+   */
+  malformedBody(reason: string): boolean {
+    if (this.over) return false;
+    this.res.shouldKeepAlive = false;
+    this.failByClient(new ExchangeError(REQUEST_BODY_MALFORMED, reason));
+    return true;
+  }
+
   /** Counts a chunked body against `limits.maxRequestBodyBytes` → 413 (or a cut once answering). */
   requestData(length: number): void {
     this.bodyBytes += length;
@@ -532,6 +544,11 @@ function flushHeads(): void {
   const count = flushQueue.length;
   for (let i = 0; i < count; i++) flushQueue[i]!.flushHead();
   flushQueue.splice(0, count);
+}
+
+/** The Exchange answering `res`, if one does (proxy-server's clientError tells it of a malformed body). */
+export function exchangeOf(res: ServerResponse): Exchange | undefined {
+  return (res as TaggedResponse)[kExchange];
 }
 
 function onResponseClose(this: TaggedResponse): void {

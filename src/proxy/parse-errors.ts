@@ -10,12 +10,15 @@ export interface ClientParseError {
   rawPacket?: Buffer | undefined;
   /** Where in `rawPacket` parsing stopped (Node's `err.bytesParsed`). */
   bytesParsed?: number | undefined;
+  /** llhttp's reason, e.g. "Transfer-Encoding can't be present with Content-Length". */
+  reason?: string | undefined;
 }
 
 const HEAD_TOO_LARGE = refusal(431, 'request head larger than limits.maxHeaderBytes');
 const TARGET_TOO_LONG = refusal(414, 'request-target larger than limits.maxHeaderBytes');
 const HEAD_TIMEOUT = refusal(408, 'request head not received in time');
 const MALFORMED = refusal(400, 'malformed request');
+const LENGTH_WITH_CODING = refusal(400, 'Content-Length together with Transfer-Encoding');
 
 /**
  * The answer to a head Node's parser refused, by its error code:
@@ -25,7 +28,7 @@ const MALFORMED = refusal(400, 'malformed request');
  *   RFC 6585 §5), else 431. Node reports both the same way, so the line is told from the
  *   bytes of the chunk being parsed (see `overflowedRequestLine`).
  * - `HPE_INVALID_TRANSFER_ENCODING` (`chunked` not last, or a coding without `chunked`): 501,
- *   as `admit` answers the codings Node lets through.
+ *   as `admit` answers the codings Node lets through; with `Content-Length` beside it, 400.
  * - `ERR_HTTP_REQUEST_TIMEOUT` (Node's `headersTimeout`): 408.
  * - anything else (garbage, `Content-Length` with `Transfer-Encoding`, two `Content-Length`s,
  *   bad chunk framing, ...): 400.
@@ -33,13 +36,16 @@ const MALFORMED = refusal(400, 'malformed request');
 export function clientErrorAnswer(err: ClientParseError): Refusal {
   switch (err.code) {
     case 'HPE_HEADER_OVERFLOW': return overflowedRequestLine(err) ? TARGET_TOO_LONG : HEAD_TOO_LARGE;
-    case 'HPE_INVALID_TRANSFER_ENCODING': return TRANSFER_CODING;
+    // llhttp reports Content-Length beside Transfer-Encoding under the same code: that is a
+    // framing conflict (400, as nginx answers since 1.21.1; RFC 9112 §6.3), not an unknown coding.
+    case 'HPE_INVALID_TRANSFER_ENCODING': return /content-length/i.test(err.reason ?? '') ? LENGTH_WITH_CODING : TRANSFER_CODING;
     case 'ERR_HTTP_REQUEST_TIMEOUT': return HEAD_TIMEOUT;
     default: return MALFORMED;
   }
 }
 
 const LF = 0x0a;
+const CRLF_CRLF = Buffer.from('\r\n\r\n');
 const TOKEN = new Uint8Array(128);
 for (const char of '!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ') TOKEN[char.charCodeAt(0)] = 1;
 
@@ -70,12 +76,17 @@ export function overflowedRequestLine(err: ClientParseError): boolean {
 
 /**
  * The method and target of a refused head, read from the chunk Node was parsing when the
- * request line is in it (for the access record); the target is cut to 1024 characters.
+ * refused message's request line is in it (for the access record); the target is cut to 1024 characters.
  */
 export function requestLineOf(err: ClientParseError): { method: string; url: string } {
   const chunk = err.rawPacket;
   if (chunk === undefined) return { method: '', url: '' };
-  const line = chunk.toString('latin1', 0, Math.min(chunk.length, 4096));
+  // The refused message starts after the last blank line before the error point: requests
+  // pipelined ahead of it in the same chunk must not lend it their request line.
+  const at = Math.min(err.bytesParsed ?? 0, chunk.length);
+  const boundary = at === 0 ? -1 : chunk.lastIndexOf(CRLF_CRLF, at - 1);
+  const start = boundary === -1 ? 0 : boundary + 4;
+  const line = chunk.toString('latin1', start, Math.min(chunk.length, start + 4096));
   const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ \r\n]*)/.exec(line);
   if (match === null) return { method: '', url: '' };
   const url = match[2]!;

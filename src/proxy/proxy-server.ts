@@ -10,7 +10,7 @@ import type { UpstreamPool } from '../pool/upstream-pool.js';
 import type { RequestObserver, RequestRecord } from '../observe/request-record.js';
 import { BatchedObservers } from '../observe/batched-observers.js';
 import { RequestRouter } from '../routing/request-router.js';
-import { Exchange, hasBody, type ExchangeOwner } from './exchange.js';
+import { Exchange, exchangeOf, hasBody, type ExchangeOwner } from './exchange.js';
 import { requestIds } from './request-id.js';
 import { admit, CONNECT_REFUSED, EXPECTATION_FAILED, refusalRecord, writeRefusal, type Refusal } from './admit.js';
 import { clientErrorAnswer, requestLineOf, type ClientParseError } from './parse-errors.js';
@@ -95,7 +95,13 @@ export class ProxyServer implements ExchangeOwner {
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.server = createServer({
       keepAliveTimeout: options.keepAliveMs,
+      // Bodies and answers may stream for long (uploads, SSE): no whole-request deadline; the
+      // body has its own idle limit (limits.requestBodyIdleMs). requestTimeout 0 would also turn
+      // Node's head deadline off, so it is set from limits.requestHeadMs (408 past it).
       requestTimeout: 0,
+      headersTimeout: this.limits.requestHeadMs,
+      // Node looks for overdue heads every connectionsCheckingInterval (30 s by default).
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(this.limits.requestHeadMs / 4))),
       // Node refuses a head whose target, header names and values reach maxHeaderSize bytes:
       // +1 lets exactly maxHeaderBytes through, so "larger than the limit" is refused (431/414).
       maxHeaderSize: this.limits.maxHeaderBytes + 1,
@@ -132,6 +138,8 @@ export class ProxyServer implements ExchangeOwner {
 
   /** A request head, parsed: admitted, routed and handed to an Exchange. `expectsContinue`: the client waits for a 100 (Node left it to us). */
   handle(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
+    // The newest response owed on this connection: a parse error in bytes pipelined behind it closes the connection after it.
+    (req.socket as ClientSocket)[kLastResponse] = res;
     const startedAt = performance.now();
     if (this.closing) res.shouldKeepAlive = false;
     const rawHeaders = req.rawHeaders;
@@ -237,11 +245,20 @@ export class ProxyServer implements ExchangeOwner {
       // The error is in the body of the request being answered, or in one pipelined behind it.
       const inCurrent = current.req?.complete === false;
       // The Exchange (or the refusal) of the current request writes its own access record.
-      if (inCurrent && !current.headersSent) return writeRefusal(socket, answer, requestIds.next());
-      // Close after the response under way: before its head goes out, it says so itself;
+      if (inCurrent && !current.headersSent) {
+        // Its own Exchange answers (400 with the request's id, one access record); else Node's way.
+        // A body cut short by the client leaving (EOF) is the Exchange's 499, not a malformed body.
+        if (err.code !== 'HPE_INVALID_EOF_STATE' && exchangeOf(current)?.malformedBody(`${answer.reason} body`) === true) return;
+        return writeRefusal(socket, answer, requestIds.next());
+      }
+      // Requests parsed before the error are answered in order; the connection closes after
+      // the newest of them (not the one under way: Node would drop the queued answers, whose
+      // requests already ran upstream). Before its head goes out the response says so itself;
       // after, `_last` is what Node's end-of-response step checks to end the socket.
-      if (!current.headersSent) current.shouldKeepAlive = false;
-      (current as ServerResponse & { _last?: boolean })._last = true;
+      const newest = tagged[kLastResponse];
+      const last = newest !== undefined && !newest.writableFinished ? newest : current;
+      if (!last.headersSent) last.shouldKeepAlive = false;
+      (last as ServerResponse & { _last?: boolean })._last = true;
       if (inCurrent) return;
       const record = refusalRecord(requestIds.next(), line.method, line.url, answer, 0);
       record.error = `${answer.reason}; not answered (a response was under way on the connection, which closes after it)`;
@@ -280,7 +297,12 @@ function roundMs(ms: number): number {
 
 /** Node's server socket as the clientError handler sees it: `_httpMessage` is the response first in line. */
 const kRefused = Symbol('refused');
-type ClientSocket = Duplex & { _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null; [kRefused]?: true };
+const kLastResponse = Symbol('lastResponse');
+type ClientSocket = Duplex & {
+  _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null;
+  [kRefused]?: true;
+  [kLastResponse]?: ServerResponse;
+};
 
 function refuseUpgrade(socket: Duplex, status: string, extra: string): void {
   socket.on('error', ignore);

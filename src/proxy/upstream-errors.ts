@@ -38,11 +38,13 @@ const PROXY_CODES = new Set(['UND_ERR_CLOSED', 'UND_ERR_DESTROYED', 'UND_ERR_ABO
 export const CLIENT_GONE = 'CLIENT_GONE';
 export const REQUEST_BODY_IDLE = 'REQUEST_BODY_IDLE';
 export const REQUEST_BODY_TOO_LARGE = 'REQUEST_BODY_TOO_LARGE';
+/** The request body broke HTTP/1.1 framing (Node's parser refused it, e.g. a bad chunk size). */
+export const REQUEST_BODY_MALFORMED = 'REQUEST_BODY_MALFORMED';
 export const UPSTREAM_TRANSFER_CODING = 'UPSTREAM_TRANSFER_CODING';
 
 /** What the client did or failed to do: answered by the proxy itself, never evidence. */
 const CLIENT_CODES = new Set([
-  CLIENT_GONE, REQUEST_BODY_IDLE, REQUEST_BODY_TOO_LARGE,
+  CLIENT_GONE, REQUEST_BODY_IDLE, REQUEST_BODY_TOO_LARGE, REQUEST_BODY_MALFORMED,
   // undici refused the request as given (a header value or path it will not send, a
   // duplicate Host, `Expect`): the same request would fail on every target.
   'UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED',
@@ -133,6 +135,7 @@ export function statusForUpstreamError(err: unknown): number {
     case 'UND_ERR_HEADERS_TIMEOUT': return 504;
     case REQUEST_BODY_IDLE: return 408;
     case REQUEST_BODY_TOO_LARGE: return 413;
+    case REQUEST_BODY_MALFORMED: return 400;
     case 'UND_ERR_INVALID_ARG':
     case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH': return 400;
     case 'UND_ERR_NOT_SUPPORTED': return /expect/i.test((err as Error).message) ? 417 : 501;

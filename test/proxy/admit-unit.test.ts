@@ -163,6 +163,9 @@ t.test('the access record of a refusal: no pool, no target, the reason as error'
   t.notOk('error' in refusalRecord('id-2', 'OPTIONS', '*', OPTIONS_ASTERISK, 0), 'the 200 to OPTIONS * has no error');
   t.same(requestLineOf({ rawPacket: Buffer.from('PUT /a?b HTTP/1.1\r\nHost: x\r\n\r\n') }), { method: 'PUT', url: '/a?b' });
   t.same(requestLineOf({ rawPacket: Buffer.from('\x01\x02garbage') }), { method: '', url: '' });
+  const pipelined = Buffer.from('GET /first HTTP/1.1\r\nHost: x\r\n\r\n\x01GARBAGE\r\n\r\n');
+  t.same(requestLineOf({ rawPacket: pipelined, bytesParsed: pipelined.indexOf('GARBAGE') + 3 }), { method: '', url: '' },
+    'a request pipelined ahead of the refused bytes does not lend them its line');
   t.same(requestLineOf({}), { method: '', url: '' });
   const cut = requestLineOf({ rawPacket: Buffer.from(`GET /${'z'.repeat(3000)}`) });
   t.equal(cut.url.length, 1025, 'a long target is cut for the log');

@@ -64,6 +64,7 @@ const REFUSED: Array<{ name: string; text: string; status: number; reason: RegEx
   { name: 'authority-form outside CONNECT', text: head(['GET other.test:80 HTTP/1.1', 'Host: a']), status: 400, reason: /malformed/ },
   { name: 'garbage', text: 'THIS IS NOT HTTP\r\n\r\n', status: 400, reason: /malformed/ },
   { name: 'Transfer-Encoding with Content-Length', text: head(['POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: chunked', 'Content-Length: 5']) + '0\r\n\r\n', status: 400, reason: /malformed/ },
+  { name: 'Content-Length then Transfer-Encoding chunked', text: head(['POST / HTTP/1.1', 'Host: a', 'Content-Length: 5', 'Transfer-Encoding: chunked']) + '5\r\nhello\r\n0\r\n\r\n', status: 400, reason: /Content-Length together with Transfer-Encoding/ },
   { name: 'two different Content-Lengths', text: head(['POST / HTTP/1.1', 'Host: a', 'Content-Length: 3', 'Content-Length: 4']) + 'abcd', status: 400, reason: /malformed/ },
   { name: 'Transfer-Encoding gzip, chunked', text: head(['POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: gzip, chunked']) + '0\r\n\r\n', status: 501, reason: /transfer coding/ },
   { name: 'Transfer-Encoding gzip then chunked on two lines', text: head(['POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: gzip', 'Transfer-Encoding: chunked']) + '0\r\n\r\n', status: 501, reason: /transfer coding/ },
@@ -357,6 +358,7 @@ t.test('a broken chunked body before any response byte: the client gets a 400, n
   const b = await upstreamFor(t, 'b');
   // Two targets (a pool's last ready one is never ejected); one failure would eject.
   const proxy = await proxyFor(t, { blue: [a.url, b.url] }, { passive: { consecutiveFailures: 1, ejectMs: 60000 } });
+  const ids: string[] = [];
   for (let i = 0; i < 3; i++) {
     const exchange = rawRequest(proxy.url, head(['POST /up HTTP/1.1', 'Host: a', 'Transfer-Encoding: chunked']) + '5\r\nhello\r\n');
     // The body is read before dispatch (request buffering) or streamed: either way the proxy owes the answer.
@@ -365,6 +367,7 @@ t.test('a broken chunked body before any response byte: the client gets a 400, n
     await withDeadline(exchange.ended, 5000, 'the proxy to close the connection');
     t.match(exchange.received().toString('latin1'), /^HTTP\/1\.1 400 Bad Request\r\n/);
     t.equal(statusLines(exchange.received()), 1);
+    ids.push(/x-request-id: ([^\r]+)/i.exec(exchange.received().toString('latin1'))?.[1] ?? 'none');
     await waitFor('in-flight counters back to zero', () => inflightTotal(proxy) === 0);
   }
   for (const target of proxy.switchyard.pools.get('blue')!.targets) t.notOk(target.health.has(Flag.EJECTED), `${target.url} not ejected`);
@@ -374,6 +377,10 @@ t.test('a broken chunked body before any response byte: the client gets a 400, n
     return lines.length === 3 ? lines : undefined;
   });
   t.ok(records.every((line) => line.status < 500), 'recorded as the client\'s doing, not an upstream failure');
+  // One record per upload, under the id its 400 carried, with the 400 it got (not a 499).
+  t.same(records.map((line) => line.status), [400, 400, 400]);
+  t.same(records.map((line) => line.reqId).sort(), [...ids].sort());
+  t.ok(records.every((line) => /malformed/.test(line.error ?? '')), 'the reason says the body was malformed');
   await assertServes(t, proxy);
 });
 
