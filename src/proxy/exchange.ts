@@ -428,8 +428,11 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
     else {
       // A body still arriving is not read on for a next request.
       if (this.options.body !== null && !this.req.complete) this.res.shouldKeepAlive = false;
-      this.res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': RETRY_AFTER_SECONDS, 'x-request-id': this.requestId });
-      this.res.end(`${message}\n`);
+      const body = `${message}\n`;
+      this.res.writeHead(503, {
+        'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'retry-after': RETRY_AFTER_SECONDS, 'x-request-id': this.requestId,
+      });
+      this.res.end(body);
     }
     this.finish();
   }
@@ -502,8 +505,10 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
     if (this.res.headersSent) return void this.res.destroy();
     // A refused request's body may be unread or still arriving: do not read on for a next one.
     if (clientFault) this.res.shouldKeepAlive = false;
-    this.res.writeHead(this.status, { 'content-type': 'text/plain; charset=utf-8', 'x-request-id': this.requestId });
-    this.res.end(`${message}\n`);
+    const body = `${message}\n`;
+    // With its length, like every other answer of the proxy's own (not chunked).
+    this.res.writeHead(this.status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-request-id': this.requestId });
+    this.res.end(body);
   }
 
   private endAttempt(): void {

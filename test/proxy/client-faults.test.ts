@@ -51,6 +51,7 @@ t.test('a head that trickles or never comes is answered 408 after limits.request
   const elapsed = Date.now() - started;
   t.ok(elapsed >= 500, `not cut before the deadline (${elapsed} ms)`);
   t.match(trickle.received().toString('latin1'), /^HTTP\/1\.1 408 /, 'the trickling client is told why');
+  t.match(trickle.received().toString('latin1'), /\r\nContent-Length: \d+\r\n/i, 'a refusal has its length');
   t.equal(statusLines(trickle.received()), 1);
   t.equal(upstream.seen.length, 0, 'nothing reached the upstream');
   // A client that sends its head in time on a kept-alive connection is not affected.

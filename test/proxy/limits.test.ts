@@ -48,6 +48,7 @@ t.test('a stalled body → 408 with Connection: close; read before dispatch, it 
     const took = Date.now() - started;
     const text = raw.received().toString('latin1');
     t.match(text, /^HTTP\/1\.1 408 /, `${framing}: 408`);
+    t.match(text, /\r\ncontent-length: \d+\r\n/i, `${framing}: the 408 has its length, not chunked framing`);
     t.match(text, /\r\nconnection: close\r\n/i);
     t.ok(took >= 250 && took < 2000, `after about requestBodyIdleMs (${took} ms)`);
   }
