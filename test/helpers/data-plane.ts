@@ -4,6 +4,7 @@ import type { Test } from 'tap';
 import { startProxy, trustingProbe, type TestProxy } from './proxy.js';
 import { startUpstream, type Handler, type Upstream } from './upstream.js';
 import { send, waitFor } from './http-client.js';
+import type { Target } from '../../src/pool/target.js';
 
 /** Starts an upstream that is closed when the test ends. */
 export async function upstreamFor(t: Test, name: string, handler?: Handler, port?: number): Promise<Upstream> {
@@ -51,4 +52,16 @@ export function inflightTotal(proxy: TestProxy): number {
     for (const target of pool.targets) total += target.inflight;
   }
   return total;
+}
+
+/** Every passive-health observation the proxy makes from now on (true = ok), in order. */
+export function spyObservations(proxy: TestProxy): boolean[] {
+  const seen: boolean[] = [];
+  const ejector = proxy.switchyard.ejector;
+  const observe = ejector.observe.bind(ejector);
+  ejector.observe = (target: Target, ok: boolean) => {
+    seen.push(ok);
+    observe(target, ok);
+  };
+  return seen;
 }

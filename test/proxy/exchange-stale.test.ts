@@ -3,24 +3,11 @@
 // request a 502, even behind a one-target pool. The race is made deterministic: the raw
 // upstream answers the first request on a connection and closes it when the second arrives.
 import t from 'tap';
-import type { Target } from '../../src/pool/target.js';
 import { send, startRawUpstream, type RawArrival } from '../helpers/http-client.js';
-import { accessFor, inflightTotal, proxyFor } from '../helpers/data-plane.js';
-import type { TestProxy } from '../helpers/proxy.js';
+import { accessFor, inflightTotal, proxyFor, spyObservations } from '../helpers/data-plane.js';
 
 const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
 
-/** Every passive-health observation the proxy makes. */
-function spyObservations(proxy: TestProxy): boolean[] {
-  const seen: boolean[] = [];
-  const ejector = proxy.switchyard.ejector;
-  const observe = ejector.observe.bind(ejector);
-  ejector.observe = (target: Target, ok: boolean) => {
-    seen.push(ok);
-    observe(target, ok);
-  };
-  return seen;
-}
 
 /** Answers a connection's first request; closes the connection, unanswered, when a second arrives on it. */
 const closesWhenReused = (_head: string, at: RawArrival) => at.request === 0 ? OK : null;

@@ -3,22 +3,10 @@
 // maxPendingPerTarget (503 + Retry-After). None is evidence against the target.
 import t from 'tap';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Target } from '../../src/pool/target.js';
 import { patternStream, rawRequest, send, sha256Of, waitFor, withDeadline } from '../helpers/http-client.js';
-import { accessFor, assertServes, inflightTotal, proxyFor, upstreamFor } from '../helpers/data-plane.js';
-import type { TestProxy } from '../helpers/proxy.js';
+import { accessFor, assertServes, inflightTotal, proxyFor, spyObservations, upstreamFor } from '../helpers/data-plane.js';
 import { REQUEST_BODY_BUFFER_BYTES } from '../../src/proxy/request-body-buffer.js';
 
-function spyObservations(proxy: TestProxy): boolean[] {
-  const seen: boolean[] = [];
-  const ejector = proxy.switchyard.ejector;
-  const observe = ejector.observe.bind(ejector);
-  ejector.observe = (target: Target, ok: boolean) => {
-    seen.push(ok);
-    observe(target, ok);
-  };
-  return seen;
-}
 
 /** Counts the body; answers with its size once it is whole. Records how each upload ended. */
 function uploadSink() {
