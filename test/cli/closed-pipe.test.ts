@@ -25,9 +25,20 @@ function runIntoClosedPipe(args: string[], env: NodeJS.ProcessEnv, closeWhen: ((
   let stderr = '';
   let read = '';
   child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString('utf8')));
+  let timer: NodeJS.Timeout | undefined;
+  // A command that never notices would hang the test: kill it, and the assertions say so.
+  // Generous: loading the CLI's TypeScript takes seconds of CPU, more on a busy 2-core box.
+  const killAfter = (ms: number) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  };
+  killAfter(90_000);
   const close = () => {
     child.stdout.destroy();
-    then?.(read, () => child.kill('SIGTERM'));
+    then?.(read, () => {
+      child.kill('SIGTERM');
+      killAfter(20_000); // a clean stop takes ~0.1 s here; 20 s is a hang
+    });
   };
   if (closeWhen === null) {
     close();
@@ -40,8 +51,6 @@ function runIntoClosedPipe(args: string[], env: NodeJS.ProcessEnv, closeWhen: ((
     };
     child.stdout.on('data', onData);
   }
-  // A command that never notices would hang the test: kill it, and the assertions say so.
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
   return new Promise((resolve) => child.once('exit', (code, signal) => {
     clearTimeout(timer);
     resolve({ code, signal, stderr, firstChunk: read });
