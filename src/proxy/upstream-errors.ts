@@ -151,24 +151,25 @@ export function statusForUpstreamError(err: unknown): number {
  * unless a Transfer-Encoding field is present.
  */
 export function badTransferCoding(raw: readonly Buffer[]): string | null {
-  let value: string | null = null;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 17 && name.toString('latin1').toLowerCase() === 'transfer-encoding') {
-      const field = raw[i + 1]!.toString('latin1');
-      value = value === null ? field : `${value}, ${field}`;
-    }
-  }
+  const value = combinedField(raw, 'transfer-encoding');
   if (value === null) return null;
   return value.trim().toLowerCase() === 'chunked' ? null : value;
 }
 
 /** The upstream's `Trailer` declaration (field names announced for the trailer section), or null. */
 export function declaredTrailer(raw: readonly Buffer[]): string | null {
+  return combinedField(raw, 'trailer');
+}
+
+/**
+ * Every line of the field `lowerName` in undici's flat header list, joined with ", " as one
+ * value (RFC 9110 §5.3), or null when absent. One pass; allocates only when the field is there.
+ */
+function combinedField(raw: readonly Buffer[], lowerName: string): string | null {
   let value: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 7 && name.toString('latin1').toLowerCase() === 'trailer') {
+    if (name.length === lowerName.length && name.toString('latin1').toLowerCase() === lowerName) {
       const field = raw[i + 1]!.toString('latin1');
       value = value === null ? field : `${value}, ${field}`;
     }
