@@ -62,6 +62,8 @@ if (requireRedis(t)) {
     t.equal(await raw.eval(COMPARE_AND_SET_LUA, 2, 'k:state', 'k:events', String(await redisNow(raw) + 60_000), '', '1', JSON.stringify(s1), 'k:changes', event, 200), 1);
     await raw.set('k:lease:rollout', 'me', 'PX', 60_000);
     await raw.set('k:lease:other', 'someone', 'PX', 60_000);
+    // Its own key: the renewal below leaves k:lease:rollout with 1 ms to live, which a release after it could miss.
+    await raw.set('k:lease:mine', 'me', 'PX', 60_000);
     const rollout = (version: number, phase: string) => JSON.stringify({ version, phase });
     t.equal(await raw.eval(PUT_ROLLOUT_LUA, 1, 'k:rollout', String(await redisNow(raw) + 60_000), '', '1', 'running', rollout(1, 'running')), 1);
 
@@ -72,7 +74,7 @@ if (requireRedis(t)) {
       ['put rollout', PUT_ROLLOUT_LUA, ['k:rollout'], ['1', '2', 'aborted', rollout(2, 'aborted')]],
       ['hold a free lease', HOLD_LEASE_LUA, ['k:lease:free'], ['me', 60_000]],
       ['renew a lease', HOLD_LEASE_LUA, ['k:lease:rollout'], ['me', 1]],
-      ['release a lease', RELEASE_LEASE_LUA, ['k:lease:rollout'], ['me']],
+      ['release a lease', RELEASE_LEASE_LUA, ['k:lease:mine'], ['me']],
       ['record an event', RECORD_EVENT_LUA, ['k:events'], [JSON.stringify({ revision: 1, kind: 'reload' }), 200]],
       ['heartbeat', HEARTBEAT_LUA, ['k:instance:a'], [JSON.stringify({ id: 'a' }), 60_000]],
     ];
