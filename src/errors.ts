@@ -8,6 +8,10 @@ export const ERRORS = {
   INVALID_CONFIG: { status: 400, message: 'the config file is not valid' },
   UNAUTHORIZED: { status: 401, message: 'a valid bearer token is required' },
   NOT_FOUND: { status: 404, message: 'no such route' },
+  UNKNOWN_TARGET: { status: 404, message: 'no such target in that pool' },
+  INVALID_TARGET: { status: 400, message: 'a target is an http(s) origin (scheme, host, port; no path, query or credentials)' },
+  DUPLICATE_TARGET: { status: 409, message: 'the pool already has a target with that id' },
+  LAST_TARGET: { status: 409, message: 'the change would leave a pool that has weight without a ready target' },
   POOL_UNHEALTHY: { status: 409, message: 'the pool has no healthy target' },
   NO_PREVIOUS: { status: 409, message: 'there is no previous routing to roll back to' },
   ROLLOUT_RUNNING: { status: 409, message: 'a rollout is running' },
@@ -25,11 +29,15 @@ export class SwitchyardError extends Error {
   readonly status: number;
   readonly details: unknown;
 
-  constructor(code: ErrorCode, message?: string, details?: unknown) {
+  /**
+   * `status` overrides the code's usual one where the resource in the URL path is what is
+   * missing (an unknown pool in `/pools/:pool/targets` is a 404, the same code in a body a 400).
+   */
+  constructor(code: ErrorCode, message?: string, details?: unknown, status?: number) {
     super(message ?? ERRORS[code].message);
     this.name = 'SwitchyardError';
     this.code = code;
-    this.status = ERRORS[code].status;
+    this.status = status ?? ERRORS[code].status;
     this.details = details;
   }
 

@@ -128,6 +128,7 @@ function finish(raw: RawConfig): Config {
     version: pool.version ?? DEFAULT_VERSION,
     targets: pool.targets.map((target) => new URL(target).origin),
     healthCheck: { ...raw.healthCheck, ...pool.healthCheck },
+    slowStart: { ...raw.slowStart, ...pool.slowStart },
   }));
   const initial = raw.routing.initial ?? defaultInitialWeights(pools.map((pool) => pool.name));
   const config: Config = { ...raw, pools, routing: { ...raw.routing, initial } };

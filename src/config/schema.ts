@@ -28,11 +28,29 @@ export const PoolHealthCheckSchema = Type.Partial(
   { additionalProperties: false },
 );
 
+/**
+ * SPEC §11 slow start (Envoy's `slow_start_config`): a target entering rotation gets
+ * `weight × max(minWeightPercent/100, (t/windowMs)^(1/aggression))` until `windowMs` has passed.
+ * `windowMs: 0` turns it off.
+ */
+export const SlowStartSchema = block({
+  windowMs: ms(0),
+  aggression: Type.Number({ exclusiveMinimum: 0, default: 1 }),
+  minWeightPercent: Type.Number({ minimum: 0, maximum: 100, default: 10 }),
+});
+
+/** A pool may override any slow-start key; the rest come from the top-level block. */
+export const PoolSlowStartSchema = Type.Partial(
+  Type.Object(SlowStartSchema.properties, { additionalProperties: false }),
+  { additionalProperties: false },
+);
+
 export const PoolSchema = Type.Object(
   {
     version: optional(Type.String()),
     targets: Type.Array(Type.String(), { minItems: 1 }),
     healthCheck: optional(PoolHealthCheckSchema),
+    slowStart: optional(PoolSlowStartSchema),
   },
   { additionalProperties: false },
 );
@@ -81,6 +99,7 @@ export const ConfigSchema = Type.Object(
       poolHeader: optional(Type.String({ minLength: 1 })),
     }),
     healthCheck: HealthCheckSchema,
+    slowStart: SlowStartSchema,
     passive: block({ consecutiveFailures: positive(5), ejectMs: ms(30000) }),
     retries: block({ attempts: Type.Integer({ minimum: 0, maximum: 10, default: 2 }) }),
     timeouts: block({ connectMs: positive(2000), headersMs: positive(30000), keepAliveMs: positive(65000) }),
@@ -112,6 +131,7 @@ export const ConfigSchema = Type.Object(
 /** The file as validated, defaults applied. */
 export type RawConfig = Static<typeof ConfigSchema>;
 export type HealthCheckConfig = Static<typeof HealthCheckSchema>;
+export type SlowStartConfig = Static<typeof SlowStartSchema>;
 export type LimitsConfig = Static<typeof LimitsSchema>;
 /** The limits with every default, for parts built without a config file (tests, the demo). */
 export const DEFAULT_LIMITS: Readonly<LimitsConfig> = Object.freeze(Value.Default(LimitsSchema, {}) as LimitsConfig);
@@ -119,8 +139,10 @@ export const DEFAULT_LIMITS: Readonly<LimitsConfig> = Object.freeze(Value.Defaul
 export interface PoolConfig {
   name: string;
   version: string;
+  /** Target origins from the file, in file order (`source: config`). */
   targets: string[];
   healthCheck: HealthCheckConfig;
+  slowStart: SlowStartConfig;
 }
 
 /** The config the program runs on: every default resolved, pools in file order. */

@@ -46,7 +46,7 @@ export class ActiveHealthChecker {
       timer: null,
       running: true,
     };
-    target.health.set(Flag.PENDING_FIRST_CHECK, true);
+    target.setFlag(Flag.PENDING_FIRST_CHECK, true);
     this.entries.set(target, entry);
     if (this.started) void this.checkAndSchedule(entry);
   }
@@ -96,8 +96,8 @@ export class ActiveHealthChecker {
     target.lastCheck = { at: new Date().toISOString(), ...result };
     const transition = thresholds.observe(result.ok);
     const wasPending = target.health.has(Flag.PENDING_FIRST_CHECK);
-    target.health.set(Flag.PENDING_FIRST_CHECK, false);
-    target.health.set(Flag.FAILED_ACTIVE_CHECK, thresholds.healthy !== true);
+    target.setFlag(Flag.PENDING_FIRST_CHECK, false);
+    target.setFlag(Flag.FAILED_ACTIVE_CHECK, thresholds.healthy !== true);
     if (transition === 'changed' || wasPending) this.onChange({ target, healthy: thresholds.healthy === true, result });
   }
 }

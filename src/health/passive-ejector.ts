@@ -52,7 +52,7 @@ export class PassiveEjector {
     this.timers.delete(target);
     this.failures.delete(target);
     if (target.health.has(Flag.EJECTED)) {
-      target.health.set(Flag.EJECTED, false);
+      target.setFlag(Flag.EJECTED, false);
       this.onEvent({ target, ejected: false });
     }
   }
@@ -70,7 +70,7 @@ export class PassiveEjector {
   }
 
   private eject(target: Target): void {
-    target.health.set(Flag.EJECTED, true);
+    target.setFlag(Flag.EJECTED, true);
     this.failures.delete(target);
     const timer = setTimeout(() => this.release(target), this.settings.ejectMs);
     timer.unref();

@@ -9,8 +9,10 @@ export const Flag = {
   FAILED_ACTIVE_CHECK: 2,
   /** Passive ejection after consecutive connect errors or 5xx answers. */
   EJECTED: 4,
-  /** The target was removed from the config and is being drained (fenced). */
+  /** The target left its sources (file, API, DNS) and is being drained before it is closed (fenced). */
   REMOVED: 8,
+  /** An operator set the target to `drain` or `maint` (SPEC §11): fenced, in-flight finishes. */
+  ADMIN_FENCED: 16,
 } as const;
 
 export type FlagBit = (typeof Flag)[keyof typeof Flag];
@@ -31,5 +33,15 @@ export class HealthFlags {
 
   get ready(): boolean {
     return this.bits === 0;
+  }
+
+  /** Health as checks see it: its first check answered and the last ones passed (SPEC §11's `healthy`). */
+  get healthy(): boolean {
+    return (this.bits & (Flag.PENDING_FIRST_CHECK | Flag.FAILED_ACTIVE_CHECK)) === 0;
+  }
+
+  /** Fenced by an operator or by leaving its sources: no new request, whatever its health. */
+  get fenced(): boolean {
+    return (this.bits & (Flag.ADMIN_FENCED | Flag.REMOVED)) !== 0;
   }
 }

@@ -1,7 +1,10 @@
 // One upstream server: its address, its connection pool, what it has in flight, and
 // its health flags. The picker reads `ready`; it never needs to know why.
-import { HealthFlags } from './health-flags.js';
+import { HealthFlags, type FlagBit } from './health-flags.js';
 import type { UpstreamClient } from '../proxy/upstream-client.js';
+import type { SlowStartConfig } from '../config/schema.js';
+import { DEFAULT_TARGET_WEIGHT, targetId, type AdminState, type TargetSource } from './target-admin.js';
+import { SLOW_START_OFF, slowStartFactor } from './slow-start.js';
 
 export interface LastCheck {
   at: string;
@@ -18,8 +21,26 @@ export interface LongLived {
 
 export class Target {
   readonly url: string;
+  /** SPEC §11: the origin's `host:port`, unique in its pool. */
+  readonly id: string;
   readonly pool: string;
   readonly health = new HealthFlags();
+  source: TargetSource = 'config';
+  /** Declared by operators (SPEC §11); the target set applies it, with the ADMIN_FENCED flag. */
+  adminState: AdminState = 'ready';
+  /** Share of its pool's traffic relative to its siblings (1..1000, default 100). */
+  weight = DEFAULT_TARGET_WEIGHT;
+  /** When a fenced target (drain, maint, removed) had nothing left in flight; null while serving or still busy. */
+  drainedAt: Date | null = null;
+  /** Called once when a fenced target's last request or tunnel ends (the target set ends its drain). */
+  onDrained: ((target: Target) => void) | null = null;
+  slowStart: SlowStartConfig = SLOW_START_OFF;
+  /** When it last entered rotation (Date.now() ms), 0 when not slow-starting. */
+  enteredAt = 0;
+  /** Targets of the first config skip slow start on their first `ready` (nothing was serving yet). */
+  private warmed: boolean;
+  /** Smooth weighted round robin's running credit (picker.ts); meaningless outside it. */
+  credit = 0;
   /** Requests and tunnels (from their handshake to their end) running on this target: least-in-flight picking reads it. */
   inflight = 0;
   /** Open Upgrade tunnels, handshakes included; each also counts in `inflight`. A drain of the target cuts them. */
@@ -34,9 +55,11 @@ export class Target {
   private readonly open: () => UpstreamClient;
 
   /** `open` makes a fresh connection pool; it is called again when a closed one is needed. */
-  constructor(url: string, pool: string, open: () => UpstreamClient) {
+  constructor(url: string, pool: string, open: () => UpstreamClient, options: { initial?: boolean } = {}) {
     this.url = url;
+    this.id = targetId(url);
     this.pool = pool;
+    this.warmed = options.initial !== true;
     this.open = open;
     this.current = open();
   }
@@ -66,5 +89,38 @@ export class Target {
 
   get ready(): boolean {
     return this.health.ready;
+  }
+
+  /**
+   * Sets one health flag (each owned by one part: checker, ejector, target set). Entering
+   * rotation — any change that makes the target ready — starts its slow start. Returns true
+   * when `ready` changed.
+   */
+  setFlag(flag: FlagBit, on: boolean, now = Date.now()): boolean {
+    const changed = this.health.set(flag, on);
+    if (changed && this.health.ready) {
+      this.enteredAt = this.warmed && this.slowStart.windowMs > 0 ? now : 0;
+      this.warmed = true;
+    }
+    return changed;
+  }
+
+  /** Weight after slow start (SPEC §11): what the picker uses; `weight` itself outside the window. */
+  effectiveWeight(now = Date.now()): number {
+    if (this.enteredAt === 0) return this.weight;
+    const factor = slowStartFactor(this.slowStart, now - this.enteredAt);
+    if (factor === 1) this.enteredAt = 0; // window over: no more clock reads for this target
+    return this.weight * factor;
+  }
+
+  /**
+   * Called by whoever ends a request or tunnel on this target, after decrementing `inflight`:
+   * a fenced target with nothing left is drained (SPEC §11 `drainedAt`).
+   */
+  settle(): void {
+    if (this.inflight === 0 && this.drainedAt === null && this.health.fenced) {
+      this.drainedAt = new Date();
+      this.onDrained?.(this);
+    }
   }
 }

@@ -51,6 +51,7 @@ export class UpstreamPool extends EventEmitter<{ drained: [] }> {
 
   end(target: Target, preview = false): void {
     target.inflight--;
+    if (target.inflight === 0) target.settle();
     this.inflight--;
     if (preview) this.previewInflight--;
     if (this.idle && this.phase === 'draining') this.markDrained();
@@ -100,6 +101,7 @@ export class UpstreamPool extends EventEmitter<{ drained: [] }> {
   moveTunnel(from: Target, to: Target, tunnel: LongLived): void {
     from.inflight--;
     from.tunnels.delete(tunnel);
+    if (from.inflight === 0) from.settle();
     to.inflight++;
     to.tunnels.add(tunnel);
   }
@@ -107,6 +109,7 @@ export class UpstreamPool extends EventEmitter<{ drained: [] }> {
   endTunnel(target: Target, tunnel: LongLived, preview: boolean): void {
     target.inflight--;
     target.tunnels.delete(tunnel);
+    if (target.inflight === 0) target.settle();
     if (!preview) this.endLongLived();
   }
 

@@ -1,6 +1,7 @@
 // Routing state for a single instance: a variable with compare-and-set semantics, the
 // recent changes, and this instance's own heartbeat.
 import type { RoutingState } from '../routing/state.js';
+import type { TargetsState } from '../pool/target-admin.js';
 import type { Rollout } from '../rollout/rollout-state.js';
 import { EVENTS_KEPT, type ChangeEvent, type InstanceReport, type StateStore, type StoreHealth } from './store.js';
 
@@ -13,6 +14,8 @@ export class MemoryStore implements StateStore {
   private readonly events: ChangeEvent[] = [];
   private readonly reports = new Map<string, { report: InstanceReport; expires: number }>();
   private readonly listeners = new Set<(state: RoutingState) => void>();
+  private targets: TargetsState | null = null;
+  private readonly targetListeners = new Set<(state: TargetsState) => void>();
 
   async get(): Promise<RoutingState | null> {
     return this.state;
@@ -30,6 +33,23 @@ export class MemoryStore implements StateStore {
   subscribe(listener: (state: RoutingState) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  async getTargets(): Promise<TargetsState | null> {
+    return this.targets;
+  }
+
+  async compareAndSetTargets(expectedRevision: number | null, next: TargetsState, event?: ChangeEvent): Promise<boolean> {
+    if ((this.targets?.revision ?? 0) !== (expectedRevision ?? 0)) return false;
+    this.targets = next;
+    if (event !== undefined) await this.recordEvent(event);
+    for (const listener of this.targetListeners) listener(next);
+    return true;
+  }
+
+  subscribeTargets(listener: (state: TargetsState) => void): () => void {
+    this.targetListeners.add(listener);
+    return () => this.targetListeners.delete(listener);
   }
 
   /** In-process: it always answers, so it is up and last answered now. */
@@ -88,5 +108,6 @@ export class MemoryStore implements StateStore {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.targetListeners.clear();
   }
 }

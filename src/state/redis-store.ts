@@ -14,6 +14,7 @@ import {
   redisKeys, type RedisKeys,
 } from './redis-keys.js';
 import type { Rollout } from '../rollout/rollout-state.js';
+import type { TargetsState } from '../pool/target-admin.js';
 import { EVENTS_KEPT, type ChangeEvent, type InstanceReport, type StateStore, type StoreHealth } from './store.js';
 import { commitDeadline, StoreTimeoutError, timeLimit } from './deadline.js';
 import { HealthTracker } from './store-health.js';
@@ -115,6 +116,19 @@ export class RedisStore implements StateStore {
       this.keys.changes, event === undefined ? '' : JSON.stringify(event), EVENTS_KEPT,
     ));
     return result === 1;
+  }
+
+  // TODO(helper: redis targets) — compare-and-set + publish like the routing state.
+  getTargets(): Promise<TargetsState | null> {
+    return Promise.resolve(null);
+  }
+
+  async compareAndSetTargets(_expectedRevision: number | null, _next: TargetsState, _event?: ChangeEvent): Promise<boolean> {
+    throw new SwitchyardError('STATE_UNAVAILABLE', 'not yet');
+  }
+
+  subscribeTargets(_listener: (state: TargetsState) => void): () => void {
+    return () => undefined;
   }
 
   subscribe(listener: (state: RoutingState) => void): () => void {

@@ -5,6 +5,7 @@ import type { RoutingState, Weights } from '../routing/state.js';
 import type { Rollout } from '../rollout/rollout-state.js';
 import type { Counts } from '../rollout/latency-histogram.js';
 import type { StoreHealth } from './store-health.js';
+import type { TargetsState } from '../pool/target-admin.js';
 
 export type { StoreHealth } from './store-health.js';
 
@@ -17,6 +18,15 @@ export interface ChangeEvent {
   from: Weights | null;
   to: Weights | null;
   reason?: string;
+  /** A target change (SPEC §11): which target, and its declared state before and after. */
+  target?: { pool: string; id: string; from: TargetEventState | null; to: TargetEventState | null };
+}
+
+/** A target's declared state as events show it; null `from` = added, null `to` = removed. */
+export interface TargetEventState {
+  state: string;
+  weight: number;
+  url?: string;
 }
 
 /** What an instance says about itself in its heartbeat. */
@@ -33,11 +43,28 @@ export interface InstanceReport {
 }
 
 /**
+ * The targets' shared document (SPEC §11): the same compare-and-set and publish contract as the
+ * routing state, on its own revision sequence.
+ */
+export interface TargetStateStore {
+  /** The stored document, or null when nothing has been stored yet. Rejects when the store is down. */
+  getTargets(): Promise<TargetsState | null>;
+  /**
+   * Stores `next` (and its event) only if the stored revision is still `expectedRevision` (null or
+   * 0: only if nothing is stored), then announces it to every subscriber. False when another change
+   * got there first; rejects (STATE_UNAVAILABLE) when the store is down or the deadline passed.
+   */
+  compareAndSetTargets(expectedRevision: number | null, next: TargetsState, event?: ChangeEvent): Promise<boolean>;
+  /** Called with every document committed after subscribing (by anyone, this instance included). */
+  subscribeTargets(listener: (state: TargetsState) => void): () => void;
+}
+
+/**
  * Every call answers or rejects within the store's `state.opTimeoutMs` (SPEC §10); a mutation
  * that rejects for want of time is never applied later. Rejections are SwitchyardErrors with
  * code STATE_UNAVAILABLE (an HTTP 503).
  */
-export interface StateStore {
+export interface StateStore extends TargetStateStore {
   readonly kind: 'memory' | 'redis';
   /** Whether the store answers right now (`health.up`). */
   readonly up: boolean;

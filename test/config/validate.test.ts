@@ -18,6 +18,7 @@ function raw(change: (config: RawConfig) => void = () => {}): RawConfig {
     },
     routing: {},
     healthCheck: { ...HEALTH },
+    slowStart: { windowMs: 0, aggression: 1, minWeightPercent: 10 },
     passive: { consecutiveFailures: 5, ejectMs: 30000 },
     retries: { attempts: 2 },
     timeouts: { connectMs: 2000, headersMs: 30000, keepAliveMs: 65000 },
