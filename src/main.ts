@@ -16,7 +16,7 @@ import { httpProbe, type Probe } from './health/http-probe.js';
 import { PassiveEjector, type EjectionEvent } from './health/passive-ejector.js';
 import { AccessLog, createLogger, type Logger } from './observe/logger.js';
 import { DrainController } from './pool/drain.js';
-import { PoolSet } from './pool/pool-set.js';
+import { TargetSet } from './pool/target-set.js';
 import type { Target } from './pool/target.js';
 import type { UpstreamPool } from './pool/upstream-pool.js';
 import { ProxyServer } from './proxy/proxy-server.js';
@@ -31,6 +31,8 @@ import { Metrics } from './observe/metrics.js';
 import { PoolRates } from './observe/pool-rates.js';
 import { RolloutController } from './rollout/rollout-controller.js';
 import { RoutingControl } from './state/routing-control.js';
+import { TargetControl } from './state/target-control.js';
+import type { TargetsState } from './pool/target-admin.js';
 import type { StateStore } from './state/store.js';
 
 export interface SwitchyardOptions {
@@ -65,8 +67,10 @@ const HEARTBEAT_MS = 1000;
 export class Switchyard {
   config: Config;
   readonly logger: Logger;
-  readonly pools: PoolSet;
+  readonly pools: TargetSet;
   readonly control: RoutingControl;
+  /** The targets' shared document (SPEC §11): admin states, weights, API-added targets. */
+  readonly targets: TargetControl;
   readonly proxy: ProxyServer;
   /** The preview listener (every request to the standby pool), when `preview` is configured. */
   readonly preview: ProxyServer | null;
@@ -93,11 +97,26 @@ export class Switchyard {
     this.configPath = options.configPath;
     this.logger = options.logger ?? createLogger(config.log.level, options.logDestination);
     this.store = options.store ?? createStore(config, this.logger);
-    this.pools = new PoolSet(config.pools, {
-      connectMs: config.timeouts.connectMs, headersMs: config.timeouts.headersMs, connections: config.limits.maxConnectionsPerTarget,
-    });
     this.health = new ActiveHealthChecker(options.probe ?? httpProbe, (change) => this.healthChanged(change));
     this.ejector = new PassiveEjector(config.passive, (target) => this.pools.get(target.pool)?.targets ?? [], (event) => this.ejection(event));
+    this.drain = new DrainController({
+      timeoutMs: config.drain.timeoutMs,
+      closeLongLived: (pool) => this.proxy.tunnels.closePool(pool),
+      logger: this.logger,
+    });
+    this.pools = new TargetSet(config.pools, {
+      clientOptions: {
+        connectMs: config.timeouts.connectMs, headersMs: config.timeouts.headersMs, connections: config.limits.maxConnectionsPerTarget,
+      },
+      lifecycle: {
+        watch: (target, settings) => this.health.watch(target, settings),
+        unwatch: (target) => this.health.unwatch(target),
+        forget: (target) => this.ejector.forget(target),
+        fence: (target) => this.drain.fence(target),
+        unfence: (target) => this.drain.unfence(target),
+      },
+      logger: this.logger,
+    });
     this.metrics = new Metrics({ pools: () => this.pools.pools, storeUp: () => this.store.up });
     this.proxy = new ProxyServer({
       choosePool: () => this.router.next(),
@@ -124,11 +143,6 @@ export class Switchyard {
       observers: config.log.access ? [this.metrics, new AccessLog(this.logger)] : [this.metrics],
       onTargetOutcome: (target, ok) => this.ejector.observe(target, ok),
     });
-    this.drain = new DrainController({
-      timeoutMs: config.drain.timeoutMs,
-      closeLongLived: (pool) => this.proxy.tunnels.closePool(pool),
-      logger: this.logger,
-    });
     for (const pool of this.pools.pools) this.drain.track(pool);
     this.control = new RoutingControl({
       store: this.store,
@@ -139,6 +153,12 @@ export class Switchyard {
       logger: this.logger,
       ...(this.store.kind === 'memory' ? {} : { resyncMs: RESYNC_MS }),
       gate: (request) => this.rollouts.gate(request),
+    });
+    this.targets = new TargetControl({
+      store: this.store,
+      onApply: (state) => this.applyTargets(state),
+      logger: this.logger,
+      ...(this.store.kind === 'memory' ? {} : { resyncMs: RESYNC_MS }),
     });
     this.fleet = new Fleet({
       store: this.store,
@@ -160,6 +180,7 @@ export class Switchyard {
     });
     this.admin = buildAdminServer({
       control: this.control,
+      targets: this.targets,
       pools: () => this.pools,
       store: this.store,
       fleet: this.fleet,
@@ -249,10 +270,11 @@ export class Switchyard {
       this.logger.warn({ kind: 'state', store: 'memory', initial: this.config.routing.initial },
         'state.store is memory: flips, weights and rollouts live in this process only; a restart goes back to routing.initial (state.store: redis keeps them)');
     }
+    await this.targets.start(); // API-added targets and admin states (Redis: kept across restarts) join before the first checks
     const { listen, admin } = this.config;
     await this.admin.listen({ host: admin.host, port: admin.port });
-    for (const pool of this.pools.pools) for (const target of pool.targets) this.health.watch(target, pool.healthCheck!);
     await this.health.start(); // one round before serving: no request meets an unchecked target
+    this.pools.markServing(); // from now on, a target entering rotation gets slow start
     await new Promise<void>((resolve, reject) => {
       this.proxy.server.once('error', reject);
       this.proxy.server.listen(listen.port, listen.host, () => {
@@ -290,17 +312,19 @@ export class Switchyard {
     this.router.apply(state.weights, this.pools.pools);
   }
 
+  /** The targets' shared document changed (an operator here or on another instance): the live set follows. */
+  private applyTargets(state: TargetsState): void {
+    const diff = this.pools.applyOverrides(state);
+    if (diff.addedTargets.length > 0 || diff.removedTargets.length > 0) {
+      this.logger.info({ kind: 'targets', revision: state.revision, added: diff.addedTargets.map(describe), removed: diff.removedTargets.map(describe) },
+        'targets changed');
+    }
+  }
+
   private applyConfig(next: Config, ignored: string[]): ReloadSummary {
+    // The target set re-watches kept targets with the new settings and drains the ones that left.
     const diff = this.pools.reconcile(next.pools);
     for (const pool of diff.addedPools) this.drain.track(pool);
-    for (const pool of this.pools.pools) {
-      for (const target of pool.targets) this.health.watch(target, pool.healthCheck!); // new: watch; kept: new settings
-    }
-    for (const target of diff.removedTargets) {
-      this.health.unwatch(target);
-      this.ejector.forget(target);
-    }
-    this.drain.retire(diff.removedTargets);
     this.ejector.configure(next.passive);
     this.drain.configure(next.drain.timeoutMs);
     this.proxy.retryAttempts = next.retries.attempts;
@@ -362,6 +386,7 @@ export class Switchyard {
     this.drain.stop();
     await this.admin.close();
     this.control.stop();
+    this.targets.stop();
     await this.pools.close();
     await this.store.close();
     this.logger.info({ tunnels }, 'switchyard stopped');

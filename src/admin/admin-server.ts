@@ -9,6 +9,7 @@ import { routingRoutes } from './routes/routing.js';
 import { reloadRoutes } from './routes/reload.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { rolloutRoutes } from './routes/rollout.js';
+import { targetRoutes } from './routes/targets.js';
 import { DASHBOARD_PATHS, dashboardRoutes } from './routes/dashboard.js';
 
 const PROBES = ['/healthz', '/readyz'];
@@ -64,6 +65,7 @@ export function buildAdminServer(context: AdminContext): FastifyInstance {
   reloadRoutes(app, context);
   fleetRoutes(app, context);
   rolloutRoutes(app, context);
+  targetRoutes(app, context);
   dashboardRoutes(app, context);
   app.get('/metrics', async (_request, reply) => reply.type(context.metrics.registry.contentType).send(await context.metrics.registry.metrics()));
   return app;

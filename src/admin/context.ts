@@ -1,6 +1,7 @@
 // What the admin routes need from the running proxy; main.ts provides it.
 import type { RoutingControl } from '../state/routing-control.js';
-import type { PoolSet } from '../pool/pool-set.js';
+import type { TargetControl } from '../state/target-control.js';
+import type { TargetSet } from '../pool/target-set.js';
 import type { StateStore } from '../state/store.js';
 import type { Fleet } from '../state/fleet.js';
 import type { RolloutController } from '../rollout/rollout-controller.js';
@@ -10,7 +11,9 @@ import type { PoolRates } from '../observe/pool-rates.js';
 
 export interface AdminContext {
   control: RoutingControl;
-  pools: () => PoolSet;
+  /** The targets' shared document (SPEC §11): admin states, weights, API-added targets. */
+  targets: TargetControl;
+  pools: () => TargetSet;
   store: StateStore;
   fleet: Fleet;
   rollouts: RolloutController;

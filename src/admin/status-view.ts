@@ -2,8 +2,7 @@
 // (weights, revision) and observed state (health, in-flight, drain) side by side.
 import type { RoutingState } from '../routing/state.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
-import type { Target } from '../pool/target.js';
-import { Flag } from '../pool/health-flags.js';
+import { targetView } from './target-view.js';
 import type { StateStore } from '../state/store.js';
 
 export interface StatusContext {
@@ -54,18 +53,7 @@ function poolView(pool: UpstreamPool) {
     drainingSince: pool.drainingSince?.toISOString() ?? null,
     drainedAt: pool.drainedAt?.toISOString() ?? null,
     readyTargets: pool.readyTargets,
-    targets: pool.targets.map(targetView),
-  };
-}
-
-function targetView(target: Target) {
-  return {
-    url: target.url,
-    ready: target.ready,
-    healthy: !target.health.has(Flag.FAILED_ACTIVE_CHECK) && !target.health.has(Flag.PENDING_FIRST_CHECK),
-    ejected: target.health.has(Flag.EJECTED),
-    inflight: target.inflight,
-    lastCheck: target.lastCheck,
+    targets: pool.targets.map((target) => targetView(target)),
   };
 }
 

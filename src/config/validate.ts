@@ -98,7 +98,7 @@ function record(value: unknown): Record<string, unknown> | undefined {
 }
 
 /** A target must be an absolute http(s) URL naming only an origin. */
-function parseTargetUrl(text: string): URL | string {
+export function parseTargetUrl(text: string): URL | string {
   let url: URL;
   try {
     url = new URL(text);

@@ -1,7 +1,7 @@
 // Where a drain ends. When a pool's weight drops to 0 it is fenced (the router no longer
 // picks it); its in-flight requests finish; once it is drained its upstream connections
 // close gracefully. Whatever is still running after `drain.timeoutMs` — long polls, SSE
-// streams, WebSocket tunnels — is cut. Removed targets (reload) drain the same way, their
+// streams, WebSocket tunnels — is cut. Fenced targets (admin drain or maint, removed) drain the same way, their
 // tunnels included (a tunnel's socket left undici's pool at its 101, so it is cut by name).
 import type { Logger } from '../observe/logger.js';
 import type { Target } from './target.js';
@@ -40,14 +40,16 @@ export class DrainController {
   }
 
   /**
-   * Targets taken out by a reload: no new requests reach them; running requests and open
-   * tunnels (both in `target.inflight`) finish, or are cut at the timeout.
+   * A target fenced with work in flight (admin drain or maint, or removed): its requests and
+   * tunnels (both in `target.inflight`) finish, or are cut at the timeout. The target set
+   * calls `unfence` when it drained or came back.
    */
-  retire(targets: readonly Target[]): void {
-    for (const target of targets) {
-      void target.closeConnections();
-      if (target.inflight > 0) this.schedule(target, () => this.targetTimedOut(target));
-    }
+  fence(target: Target): void {
+    this.schedule(target, () => this.targetTimedOut(target));
+  }
+
+  unfence(target: Target): void {
+    this.cancel(target);
   }
 
   stop(): void {
@@ -71,9 +73,9 @@ export class DrainController {
   }
 
   private targetTimedOut(target: Target): void {
-    const tunnels = target.closeTunnels('closed by drain timeout (target removed)');
-    this.options.logger.warn({ kind: 'drain', pool: target.pool, target: target.url, inflight: target.inflight, tunnels,
-      timeoutMs: this.options.timeoutMs }, 'drain timeout of a removed target: cutting what is still running');
+    const tunnels = target.closeTunnels(`closed by drain timeout (target ${target.adminState === 'ready' ? 'removed' : target.adminState})`);
+    this.options.logger.warn({ kind: 'drain', pool: target.pool, target: target.url, state: target.adminState, inflight: target.inflight, tunnels,
+      timeoutMs: this.options.timeoutMs }, 'drain timeout of a fenced target: cutting what is still running');
     void target.destroyConnections();
   }
 

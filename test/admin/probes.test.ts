@@ -5,9 +5,10 @@ import t from 'tap';
 import { buildAdminServer } from '../../src/admin/admin-server.js';
 import type { AdminContext } from '../../src/admin/context.js';
 import { createLogger } from '../../src/observe/logger.js';
-import type { PoolSet } from '../../src/pool/pool-set.js';
+import type { TargetSet } from '../../src/pool/target-set.js';
 import { MemoryStore } from '../../src/state/memory-store.js';
 import { RoutingControl } from '../../src/state/routing-control.js';
+import type { TargetControl } from '../../src/state/target-control.js';
 import { LogSink } from '../helpers/log-sink.js';
 
 async function adminWith(token: string) {
@@ -18,9 +19,9 @@ async function adminWith(token: string) {
     store, poolNames: () => ['blue'], initialWeights: { blue: 100 }, poolReady: () => true, onApply: () => {}, logger,
   });
   await control.start();
-  const pools = { pools: [], names: ['blue'], ready: () => true } as unknown as PoolSet;
+  const pools = { pools: [], names: ['blue'], ready: () => true } as unknown as TargetSet;
   const context: AdminContext = {
-    control, pools: () => pools, store, fleet: {} as Fleet, rollouts: {} as RolloutController, metrics: {} as Metrics, metricsPublic: false, ready: () => ready, reload: async () => ({}),
+    control, targets: {} as TargetControl, pools: () => pools, store, fleet: {} as Fleet, rollouts: {} as RolloutController, metrics: {} as Metrics, metricsPublic: false, ready: () => ready, reload: async () => ({}),
     instance: { id: 'test', startedAt: new Date(0).toISOString() }, token, logger,
   };
   const app = buildAdminServer(context);

@@ -3,6 +3,8 @@
 // callers, so nothing is ever parsed as HTML), and asks for the admin token only when the
 // API answers 401, keeping it in sessionStorage. Mutations send the revision on screen as
 // If-Match, so an action confirmed on stale state is refused (412) instead of applied.
+// A target's state (drain, maint, ready) is changed from its row, after a confirmation shown
+// in the row itself: it survives the next poll, which redraws the list every second.
 //
 // Kept free of backquotes and dollar-brace so it can live in this raw template string.
 
@@ -21,6 +23,8 @@ export const CLIENT_JS = String.raw`'use strict';
   let weightsDirty = false;
   let draft = {};
   const cards = new Map();
+  // The target change waiting for the operator's OK: { pool, id, state, force, error } or null.
+  let pending = null;
 
   class Unauthorized extends Error {}
 
@@ -190,6 +194,45 @@ export const CLIENT_JS = String.raw`'use strict';
       () => 'Rollout promoted: ' + rollout.spec.pool + ' takes all traffic.');
   });
 
+  // ---- target actions (confirmed in the target's row) ----
+  const TARGET_ACTIONS = {
+    drain: { label: 'Drain', question: (id) => 'Drain ' + id + '? It takes no new requests; those in flight finish. Health checks go on.' },
+    maint: { label: 'Maint', question: (id) => 'Put ' + id + ' in maintenance? It takes no new requests and its health checks stop; those in flight finish.' },
+    ready: { label: 'Ready', question: (id) => 'Put ' + id + ' back in rotation? Slow start applies if the pool has it.' },
+  };
+
+  function ask(pool, id, state) {
+    pending = { pool, id, state, force: false, error: null, busy: false };
+    renderTargets();
+  }
+
+  function cancel() {
+    pending = null;
+    renderTargets();
+  }
+
+  async function confirmTarget() {
+    const change = pending;
+    if (change === null || change.busy) return;
+    change.busy = true;
+    renderTargets();
+    const body = { state: change.state };
+    if (change.force) body.force = true;
+    try {
+      const view = await api('PUT', 'pools/' + encodeURIComponent(change.pool) + '/targets/' + encodeURIComponent(change.id), body);
+      pending = null;
+      notify(change.pool + ' ' + view.id + ' is now ' + view.state + '.', true);
+    } catch (err) {
+      if (err instanceof Unauthorized) { pending = null; return; }
+      notify('Refused — ' + err.message, false);
+      // The last ready target: the row offers the same change again with force.
+      if (err.code === 'LAST_TARGET' && pending === change) Object.assign(change, { busy: false, force: true, error: err.message });
+      else if (pending === change) pending = null;
+    }
+    renderTargets();
+    poll();
+  }
+
   // ---- rendering ----
   const ms = (value) => (value < 10 ? value.toFixed(1) : String(Math.round(value))) + ' ms';
 
@@ -208,7 +251,7 @@ export const CLIENT_JS = String.raw`'use strict';
   }
 
   function makeCard(name) {
-    const c = {};
+    const c = { rows: new Map() };
     c.el = h('article', { className: 'card', 'data-pool': name },
       h('div', { className: 'card-head' },
         h('h3', {}, name), (c.version = h('span', { className: 'version mono' })), (c.badge = h('span', { className: 'badge state' }))),
@@ -267,25 +310,96 @@ export const CLIENT_JS = String.raw`'use strict';
       c.chart.setAttribute('aria-label', name + ': ' + total + ' requests, ' + failed + ' errors in the last minute');
       c.peak.textContent = 'peak ' + Math.max(0, ...rps) + '/s';
 
-      c.targets.replaceChildren(...pool.targets.map((target) => {
-        const health = target.ejected ? 'ejected' : target.healthy ? 'healthy' : target.lastCheck ? 'unhealthy' : 'pending';
-        const check = target.lastCheck;
-        const checkText = check === null ? 'not checked yet'
-          : 'last check ' + (check.ok ? 'ok' : 'failed') + ' ' + (check.status || check.error || '') + ' · ' + ms(check.ms) + ' · ' + ago(check.at);
-        return h('li', { className: 'target' },
-          h('div', { className: 'target-head' },
-            h('span', { className: 'dot ' + health, title: health }),
-            h('span', { className: 'url mono', title: target.url }, target.url),
-            h('span', { className: 'target-inflight muted' }, target.inflight + ' in flight')),
-          h('div', { className: 'target-check muted', title: check ? check.at : '' },
-            h('span', { className: 'health ' + health }, health), ' · ' + checkText));
-      }));
+      renderTargetRows(name, c, pool.targets);
 
       c.drain.textContent = pool.state === 'draining' ? 'draining since ' + ago(pool.drainingSince)
         : pool.state === 'drained' ? 'drained ' + ago(pool.drainedAt) : '';
       c.drain.hidden = c.drain.textContent === '';
       c.flip.disabled = pool.weight === 100;
     });
+  }
+
+  const round = (weight) => String(Math.round(weight * 10) / 10);
+
+  // One row per target, kept across polls (keyed by id) so a button is never swapped under the pointer.
+  function makeTargetRow(pool, id) {
+    const r = {};
+    const button = (state) => h('button', { type: 'button', className: 'small target-' + state, onclick: () => ask(pool, id, state) },
+      TARGET_ACTIONS[state].label);
+    r.el = h('li', { className: 'target', 'data-target': id },
+      h('div', { className: 'target-head' },
+        (r.dot = h('span', { className: 'dot' })),
+        (r.url = h('span', { className: 'url mono' })),
+        (r.state = h('span', { className: 'target-state' })),
+        (r.inflight = h('span', { className: 'target-inflight muted' }))),
+      h('div', { className: 'target-line muted' },
+        'weight ', (r.weight = h('b', { className: 'target-weight' })), ' · effective ', (r.effective = h('b', { className: 'target-effective' })),
+        (r.drained = h('span', { className: 'target-drained' }))),
+      (r.check = h('div', { className: 'target-line muted' })),
+      (r.actions = h('div', { className: 'target-actions' }, button('drain'), button('maint'), button('ready'))),
+      (r.confirm = h('div', { className: 'target-confirm', role: 'alertdialog' },
+        (r.question = h('span', { className: 'confirm-text' })),
+        (r.error = h('span', { className: 'confirm-error bad' })),
+        h('div', { className: 'target-actions' },
+          h('button', { type: 'button', className: 'small confirm-cancel', onclick: cancel }, 'Cancel'),
+          (r.ok = h('button', { type: 'button', className: 'small primary confirm-ok', onclick: confirmTarget }))))));
+    return r;
+  }
+
+  function renderTargetRows(pool, c, targets) {
+    const ids = targets.map((target) => target.id);
+    for (const id of [...c.rows.keys()]) {
+      if (ids.includes(id)) continue;
+      c.rows.get(id).el.remove();
+      c.rows.delete(id);
+      if (pending !== null && pending.pool === pool && pending.id === id) pending = null; // it left: nothing to confirm
+    }
+    targets.forEach((target, index) => {
+      let r = c.rows.get(target.id);
+      if (!r) c.rows.set(target.id, (r = makeTargetRow(pool, target.id)));
+      if (c.targets.children[index] !== r.el) c.targets.insertBefore(r.el, c.targets.children[index] || null);
+      r.target = target;
+      const health = target.ejected ? 'ejected' : target.healthy ? 'healthy' : target.lastCheck ? 'unhealthy' : 'pending';
+      const check = target.lastCheck;
+      r.el.dataset.state = target.state;
+      r.dot.className = 'dot ' + health;
+      r.dot.title = health;
+      r.url.textContent = target.url;
+      r.url.title = target.url + ' (' + target.source + ')';
+      r.state.textContent = target.removing ? 'removing' : target.state;
+      r.state.dataset.state = target.removing ? 'removing' : target.state;
+      r.inflight.textContent = target.inflight + ' in flight';
+      r.weight.textContent = String(target.weight);
+      r.effective.textContent = round(target.effectiveWeight);
+      // A fenced target (drain, maint, removing): drained once nothing is in flight.
+      const fenced = target.state !== 'ready' || target.removing;
+      r.drained.textContent = !fenced ? '' : target.drainedAt ? ' · drained ' + ago(target.drainedAt) : ' · draining';
+      r.check.replaceChildren(h('span', { className: 'health ' + health }, health), ' · ' + (check === null ? 'not checked yet'
+        : 'last check ' + (check.ok ? 'ok' : 'failed') + ' ' + (check.status || check.error || '') + ' · ' + ms(check.ms) + ' · ' + ago(check.at)));
+      r.check.title = check ? check.at : '';
+      for (const button of r.actions.children) button.disabled = target.removing || button.classList.contains('target-' + target.state);
+    });
+    renderTargets(c);
+  }
+
+  // The confirmation of the pending change, in its row; every other row's is hidden.
+  function renderTargets(only) {
+    for (const [pool, c] of cards) {
+      if (only && only !== c) continue;
+      for (const [id, r] of c.rows) {
+        const asking = pending !== null && pending.pool === pool && pending.id === id;
+        r.confirm.hidden = !asking;
+        r.actions.hidden = asking;
+        if (!asking) continue;
+        const action = TARGET_ACTIONS[pending.state];
+        r.question.textContent = action.question(id);
+        r.error.textContent = pending.error ? ' Refused: ' + pending.error : '';
+        r.ok.textContent = pending.force ? action.label + ' anyway' : action.label;
+        r.ok.classList.toggle('danger', pending.force);
+        r.ok.classList.toggle('primary', !pending.force);
+        r.ok.disabled = pending.busy;
+      }
+    }
   }
 
   function renderSliders() {
@@ -357,6 +471,13 @@ export const CLIENT_JS = String.raw`'use strict';
     box.replaceChildren(...[head, steps, skippedLine, limits, windowLine, ended, verdicts].filter(Boolean));
   }
 
+  // A target event's change: 'blue 10.0.0.1:80 ready 100 → drain 100', 'added', 'removed'.
+  function targetChange(change) {
+    const side = (declared) => declared === null ? '' : declared.state + ' ' + declared.weight;
+    const what = change.from === null ? 'added ' + side(change.to) : change.to === null ? 'removed' : side(change.from) + ' → ' + side(change.to);
+    return change.pool + ' ' + change.id + ': ' + what;
+  }
+
   function renderEvents(events, error) {
     const box = $('events');
     if (!events) {
@@ -372,7 +493,7 @@ export const CLIENT_JS = String.raw`'use strict';
       h('tbody', {}, ...events.map((event) => h('tr', {},
         h('td', { title: event.at }, new Date(event.at).toLocaleTimeString()),
         h('td', {}, event.kind),
-        h('td', {}, event.from || event.to ? weightsText(event.from) + ' → ' + weightsText(event.to) : ''),
+        h('td', {}, event.target ? targetChange(event.target) : event.from || event.to ? weightsText(event.from) + ' → ' + weightsText(event.to) : ''),
         h('td', { className: 'mono' }, event.who),
         h('td', {}, event.reason || ''))))));
   }

@@ -1,4 +1,5 @@
-// The dashboard's stylesheet: system font, one card per pool, a colour per pool state.
+// The dashboard's stylesheet: system font, one card per pool, a colour per pool state and per
+// target state.
 
 export const STYLE_CSS = `
 :root {
@@ -67,7 +68,16 @@ button.link { border: 0; background: none; padding: 0 4px; }
 .target-head { display: flex; align-items: center; gap: 6px; min-width: 0; }
 .target-head .url { flex: 1; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .target-inflight { white-space: nowrap; }
-.target-check { padding-left: 15px; overflow-wrap: anywhere; }
+.target-line { padding-left: 15px; overflow-wrap: anywhere; }
+.target-line b { color: var(--text); font-weight: 600; }
+.target-state { padding: 0 7px; border-radius: 999px; font-size: 11.5px; font-weight: 600; color: #fff; background: var(--active); }
+.target-state[data-state="drain"] { background: var(--draining); }
+.target-state[data-state="maint"] { background: var(--standby); }
+.target-state[data-state="removing"] { background: var(--bad); }
+.target:not([data-state="ready"]) .url { color: var(--muted); }
+.target-actions { display: flex; gap: 6px; justify-content: flex-end; margin-top: 3px; }
+.target-confirm { margin: 4px 0 2px 15px; padding: 6px 8px; border: 1px solid var(--warn); border-radius: 6px; background: #fff8c5; font-size: 12.5px; }
+button.small { padding: 1px 9px; font-size: 12px; }
 .health.healthy { color: var(--active); }
 .health.unhealthy { color: var(--bad); }
 .health.ejected { color: var(--warn); }

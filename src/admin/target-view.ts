@@ -1,0 +1,28 @@
+// A live target as the admin API shows it (SPEC §11 `GET /pools/:pool/targets`, and each entry
+// of `GET /status`'s pools): declared state (state, weight, source) beside what is observed
+// (health, ejection, in-flight, drain).
+import { Flag } from '../pool/health-flags.js';
+import type { Target } from '../pool/target.js';
+
+export function targetView(target: Target, now = Date.now()) {
+  return {
+    id: target.id,
+    url: target.url,
+    source: target.source,
+    state: target.adminState,
+    weight: target.weight,
+    /** The weight after slow start, rounded to 0.1 (the picker uses the exact one). */
+    effectiveWeight: target.ready ? Math.round(target.effectiveWeight(now) * 10) / 10 : 0,
+    /** Takes new requests now: state ready, healthy, not ejected, not leaving. */
+    ready: target.ready,
+    healthy: target.health.healthy,
+    ejected: target.health.has(Flag.EJECTED),
+    inflight: target.inflight,
+    drainedAt: target.drainedAt?.toISOString() ?? null,
+    /** Deleted (API) or gone from the file: draining, then it leaves the list. */
+    removing: target.health.has(Flag.REMOVED),
+    lastCheck: target.lastCheck,
+  };
+}
+
+export type TargetView = ReturnType<typeof targetView>;

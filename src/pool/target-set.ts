@@ -1,0 +1,255 @@
+// The one owner of every pool's live targets (DESIGN "the target set, one owner"). Sources —
+// the config file, the admin API's overrides (state store), DNS next — are reconciled here into
+// the live set; picker, health, drain, status and metrics only read it. Nobody else creates or
+// destroys a target's connection pool.
+//   add → health-checked → (slow start) → rotation        remove → fenced → drained → closed
+// Admin states (SPEC §11) are applied here too: `drain` fences and keeps checking, `maint`
+// fences and stops checking, `ready` brings the target back (slow start applies).
+import type { HealthCheckConfig, PoolConfig, SlowStartConfig } from '../config/schema.js';
+import type { Logger } from '../observe/logger.js';
+import { UpstreamClient, type UpstreamClientOptions } from '../proxy/upstream-client.js';
+import { Flag } from './health-flags.js';
+import { Target } from './target.js';
+import { DEFAULT_TARGET_WEIGHT, targetId, type AdminState, type TargetOverride, type TargetsState, type TargetSource } from './target-admin.js';
+import { UpstreamPool } from './upstream-pool.js';
+
+/** What the target set needs from the health checker, passive ejection and drain (main.ts wires them). */
+export interface TargetLifecycle {
+  /** Start (or re-configure) active checks; a new watch holds the target out of rotation until its first check. */
+  watch(target: Target, config: HealthCheckConfig): void;
+  unwatch(target: Target): void;
+  /** Forget passive-health evidence about a target that left. */
+  forget(target: Target): void;
+  /** A target was fenced with work in flight: cut what is left after `drain.timeoutMs`. */
+  fence(target: Target): void;
+  /** A fenced target is back in service or gone: cancel its cut. */
+  unfence(target: Target): void;
+}
+
+export interface Reconciled {
+  addedTargets: Target[];
+  removedTargets: Target[];
+  addedPools: UpstreamPool[];
+  removedPools: UpstreamPool[];
+}
+
+interface Desired {
+  url: string;
+  source: TargetSource;
+  state: AdminState;
+  weight: number;
+}
+
+export interface TargetSetOptions {
+  clientOptions: UpstreamClientOptions;
+  lifecycle: TargetLifecycle;
+  logger: Logger;
+}
+
+export class TargetSet {
+  pools: UpstreamPool[] = [];
+  private byName = new Map<string, UpstreamPool>();
+  private configs: readonly PoolConfig[] = [];
+  private overrides: TargetsState | null = null;
+  /** Targets made before the proxy first served skip slow start on their first `ready`. */
+  private serving = false;
+  private readonly slowStart = new Map<string, SlowStartConfig>();
+
+  constructor(configs: readonly PoolConfig[], private readonly options: TargetSetOptions) {
+    this.reconcile(configs);
+  }
+
+  get names(): string[] {
+    return this.pools.map((pool) => pool.name);
+  }
+
+  get(name: string): UpstreamPool | undefined {
+    return this.byName.get(name);
+  }
+
+  /** True when the pool exists and has a target that may take traffic now. */
+  ready(name: string): boolean {
+    return (this.byName.get(name)?.readyTargets ?? 0) > 0;
+  }
+
+  targets(): Target[] {
+    return this.pools.flatMap((pool) => pool.targets);
+  }
+
+  /** The live target of `pool` with this id, leaving ones included. */
+  find(pool: string, id: string): Target | undefined {
+    return this.byName.get(pool)?.targets.find((target) => target.id === id);
+  }
+
+  /** From now on, a target entering rotation gets slow start (the first round of checks is over). */
+  markServing(): void {
+    this.serving = true;
+  }
+
+  /** The admin API's overrides changed (this instance or another one committed): apply them. */
+  applyOverrides(state: TargetsState): Reconciled {
+    this.overrides = state;
+    return this.reconcile(this.configs);
+  }
+
+  /**
+   * Makes the live set match the file's pools plus the overrides: kept targets (by id) keep
+   * their connections, health and counters; new ones are created and watched; the rest are
+   * fenced and leave once drained. Admin states and weights are applied to every target.
+   */
+  reconcile(configs: readonly PoolConfig[]): Reconciled {
+    this.configs = configs;
+    const result: Reconciled = { addedTargets: [], removedTargets: [], addedPools: [], removedPools: [] };
+    const next: UpstreamPool[] = [];
+    for (const config of configs) {
+      let pool = this.byName.get(config.name);
+      if (pool === undefined) {
+        pool = new UpstreamPool(config.name, config.version, [], config.healthCheck);
+        result.addedPools.push(pool);
+      }
+      pool.version = config.version;
+      pool.healthCheck = config.healthCheck;
+      this.slowStart.set(config.name, config.slowStart);
+      this.reconcilePool(pool, desiredTargets(config, this.overrides?.pools[config.name] ?? {}), result);
+      next.push(pool);
+    }
+    const kept = new Set(configs.map((config) => config.name));
+    for (const pool of this.pools) {
+      if (kept.has(pool.name)) continue;
+      result.removedPools.push(pool);
+      for (const target of pool.targets) this.leave(pool, target, result);
+    }
+    this.pools = next;
+    this.byName = new Map(next.map((pool) => [pool.name, pool]));
+    return result;
+  }
+
+  /** Graceful: waits for in-flight upstream requests, then closes every connection. */
+  async close(): Promise<void> {
+    await Promise.all(this.targets().map((target) => target.closeConnections()));
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(this.targets().map((target) => target.destroyConnections()));
+  }
+
+  private reconcilePool(pool: UpstreamPool, desired: Map<string, Desired>, result: Reconciled): void {
+    const live = new Map(pool.targets.map((target) => [target.id, target]));
+    const targets: Target[] = [];
+    for (const [id, want] of desired) {
+      let target = live.get(id);
+      live.delete(id);
+      if (target !== undefined && target.url !== want.url) {
+        // Same host:port, another scheme: a different upstream. The old one leaves.
+        this.leave(pool, target, result);
+        if (target.inflight > 0) targets.push(target);
+        target = undefined;
+      }
+      if (target === undefined) {
+        target = this.create(pool, want.url);
+        result.addedTargets.push(target);
+      } else if (target.health.has(Flag.REMOVED)) {
+        this.revive(pool, target);
+      }
+      target.source = want.source;
+      target.slowStart = this.slowStart.get(pool.name)!;
+      target.weight = want.weight;
+      this.applyState(pool, target, want.state);
+      targets.push(target);
+    }
+    for (const target of live.values()) {
+      // Leaving targets stay listed (fenced, `removing`) until drained, then drop out.
+      if (target.inflight > 0 || !target.health.has(Flag.REMOVED)) {
+        this.leave(pool, target, result);
+        if (target.inflight > 0) targets.push(target);
+      }
+    }
+    pool.targets = targets;
+  }
+
+  private create(pool: UpstreamPool, url: string): Target {
+    const target = new Target(url, pool.name, () => new UpstreamClient(url, this.options.clientOptions), { initial: !this.serving });
+    target.slowStart = this.slowStart.get(pool.name)!;
+    target.onDrained = (drained) => this.drained(drained);
+    this.options.lifecycle.watch(target, pool.healthCheck!);
+    return target;
+  }
+
+  /** Declared state → flags, checks and drain (SPEC §11). Idempotent. */
+  private applyState(pool: UpstreamPool, target: Target, state: AdminState): void {
+    const before = target.adminState;
+    target.adminState = state;
+    const { lifecycle } = this.options;
+    if (state === 'maint') lifecycle.unwatch(target);
+    else if (before === 'maint' || !target.health.has(Flag.REMOVED)) lifecycle.watch(target, pool.healthCheck!);
+    if (state === 'ready') {
+      if (before !== 'ready') {
+        target.drainedAt = null;
+        lifecycle.unfence(target);
+      }
+      target.setFlag(Flag.ADMIN_FENCED, false);
+      return;
+    }
+    if (before === 'ready') {
+      target.setFlag(Flag.ADMIN_FENCED, true);
+      this.fenced(target, `state ${state}`);
+    }
+  }
+
+  /** The target left its sources: fenced, unchecked, and closed once its work is done. */
+  private leave(pool: UpstreamPool, target: Target, result: Reconciled): void {
+    if (target.health.has(Flag.REMOVED)) return;
+    target.setFlag(Flag.REMOVED, true);
+    this.options.lifecycle.unwatch(target);
+    this.options.lifecycle.forget(target);
+    result.removedTargets.push(target);
+    this.options.logger.info({ kind: 'targets', pool: pool.name, target: target.id, inflight: target.inflight }, 'target removed: draining');
+    this.fenced(target, 'removed');
+  }
+
+  private revive(pool: UpstreamPool, target: Target): void {
+    target.setFlag(Flag.REMOVED, false);
+    target.drainedAt = null;
+    this.options.lifecycle.unfence(target);
+    this.options.lifecycle.watch(target, pool.healthCheck!);
+  }
+
+  private fenced(target: Target, why: string): void {
+    target.drainedAt = null;
+    void target.closeConnections(); // idle ones now, busy ones after their request; reopened on use
+    if (target.inflight > 0) this.options.lifecycle.fence(target);
+    else target.settle();
+    this.options.logger.debug({ kind: 'targets', pool: target.pool, target: target.id, why }, 'target fenced');
+  }
+
+  /** A fenced target's last request or tunnel ended. */
+  private drained(target: Target): void {
+    this.options.lifecycle.unfence(target);
+    void target.closeConnections();
+    this.options.logger.info({ kind: 'targets', pool: target.pool, target: target.id, state: target.adminState,
+      removed: target.health.has(Flag.REMOVED), drainedAt: target.drainedAt }, 'target drained');
+    if (!target.health.has(Flag.REMOVED)) return;
+    const pool = this.byName.get(target.pool);
+    if (pool !== undefined && pool.targets.includes(target)) pool.targets = pool.targets.filter((other) => other !== target);
+  }
+}
+
+/** The file's targets plus the API's, minus the API's removals, with declared state and weight. */
+function desiredTargets(config: PoolConfig, overrides: Record<string, TargetOverride>): Map<string, Desired> {
+  const desired = new Map<string, Desired>();
+  const declare = (url: string, source: TargetSource, override: TargetOverride | undefined) => {
+    desired.set(targetId(url), {
+      url, source, state: override?.state ?? 'ready', weight: override?.weight ?? DEFAULT_TARGET_WEIGHT,
+    });
+  };
+  for (const url of config.targets) {
+    const override = overrides[targetId(url)];
+    if (override?.removed === true) continue;
+    declare(url, override?.url === undefined ? 'config' : 'api', override);
+  }
+  for (const [id, override] of Object.entries(overrides)) {
+    if (override.url === undefined || override.removed === true || desired.has(id)) continue;
+    declare(override.url, 'api', override);
+  }
+  return desired;
+}

@@ -1,0 +1,134 @@
+// Owns this instance's view of the targets' shared document (SPEC §11) and every change to it:
+// compare-and-set against the store like the routing state (routing-control.ts), so two
+// operators on two instances never lose an update, and the committed document is applied
+// locally before the caller gets its answer.
+import { SwitchyardError } from '../errors.js';
+import type { Logger } from '../observe/logger.js';
+import { emptyTargetsState, type TargetOverride, type TargetsState } from '../pool/target-admin.js';
+import type { ChangeEvent, StateStore, TargetEventState } from './store.js';
+
+/** One target's change: `edit` maps its current override (undefined: none) to the next (undefined: drop it). */
+export interface TargetChangeRequest {
+  pool: string;
+  id: string;
+  edit: (current: TargetOverride | undefined) => TargetOverride | undefined;
+  /** The declared state before and after, for the event (null: added / removed). */
+  describe: (before: TargetOverride | undefined, after: TargetOverride | undefined) => { from: TargetEventState | null; to: TargetEventState | null };
+  /** Checked against the stored document right before each compare-and-set attempt; throws to refuse. */
+  check?: (stored: TargetsState) => void;
+  ifMatch?: number | undefined;
+  actor: string;
+  reason?: string | undefined;
+}
+
+export interface TargetControlOptions {
+  store: StateStore;
+  /** Called with each newer document this instance adopts, in revision order. */
+  onApply: (state: TargetsState) => void;
+  logger: Logger;
+  /** Re-read the store this often (ms) to heal missed messages; off when undefined. */
+  resyncMs?: number;
+}
+
+const MAX_CAS_ATTEMPTS = 8;
+
+export class TargetControl {
+  private state: TargetsState = emptyTargetsState();
+  private unsubscribe: (() => void) | null = null;
+  private offUp: (() => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: TargetControlOptions) {}
+
+  get current(): TargetsState {
+    return this.state;
+  }
+
+  /** Loads the stored document; with the store down, starts on none (the file's targets as declared) and catches up later. */
+  async start(): Promise<TargetsState> {
+    const { store } = this.options;
+    this.unsubscribe = store.subscribeTargets((state) => this.adopt(state));
+    this.offUp = store.onUp(() => void this.resync());
+    await this.resync();
+    if (this.options.resyncMs !== undefined) {
+      this.timer = setInterval(() => void this.resync(), this.options.resyncMs);
+      this.timer.unref();
+    }
+    return this.state;
+  }
+
+  async resync(): Promise<void> {
+    try {
+      const stored = await this.options.store.getTargets();
+      if (stored !== null) this.adopt(stored);
+    } catch {
+      // The store is down: keep the last document; its onUp brings us back here.
+    }
+  }
+
+  /** Applies a document if it is newer than ours. */
+  adopt(state: TargetsState): boolean {
+    if (state.revision <= this.state.revision) return false;
+    this.state = state;
+    this.options.onApply(state);
+    return true;
+  }
+
+  async change(request: TargetChangeRequest): Promise<TargetsState> {
+    const { store, logger } = this.options;
+    if (!store.up) {
+      throw new SwitchyardError('STATE_UNAVAILABLE',
+        `the ${store.kind} state store is unreachable (${store.health.error ?? 'down'}); targets keep their revision ${this.state.revision}`);
+    }
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const base = (await unavailableOnError(store.getTargets())) ?? emptyTargetsState();
+      if (request.ifMatch !== undefined && base.revision !== request.ifMatch) {
+        const asked = Number.isNaN(request.ifMatch) ? 'If-Match names no revision' : `not ${request.ifMatch}`;
+        throw new SwitchyardError('REVISION_MISMATCH', `targets revision is ${base.revision}, ${asked}`, { revision: base.revision });
+      }
+      this.adopt(base);
+      request.check?.(base);
+      const before = base.pools[request.pool]?.[request.id];
+      const after = request.edit(before);
+      const next = withOverride(base, request.pool, request.id, after, request.actor);
+      const { from, to } = request.describe(before, after);
+      const event: ChangeEvent = {
+        revision: next.revision, at: next.updatedAt, who: request.actor, kind: 'target', from: null, to: null,
+        ...(request.reason === undefined ? {} : { reason: request.reason }),
+        target: { pool: request.pool, id: request.id, from, to },
+      };
+      if (await unavailableOnError(store.compareAndSetTargets(base.revision, next, event))) {
+        this.adopt(next);
+        logger.info({ kind: 'admin', who: request.actor, pool: request.pool, target: request.id, from, to, revision: next.revision,
+          reason: request.reason }, 'target changed');
+        return next;
+      }
+    }
+    throw new SwitchyardError('STATE_UNAVAILABLE', 'the change kept conflicting with concurrent changes; try again');
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.offUp?.();
+    if (this.timer !== null) clearInterval(this.timer);
+    this.unsubscribe = this.offUp = this.timer = null;
+  }
+}
+
+function withOverride(base: TargetsState, pool: string, id: string, override: TargetOverride | undefined, actor: string): TargetsState {
+  const entries = { ...base.pools[pool] };
+  if (override === undefined) delete entries[id];
+  else entries[id] = override;
+  const pools = { ...base.pools, [pool]: entries };
+  if (Object.keys(entries).length === 0) delete pools[pool];
+  return { revision: base.revision + 1, pools, updatedAt: new Date().toISOString(), updatedBy: actor };
+}
+
+async function unavailableOnError<T>(operation: Promise<T>): Promise<T> {
+  try {
+    return await operation;
+  } catch (err) {
+    if (err instanceof SwitchyardError) throw err;
+    throw new SwitchyardError('STATE_UNAVAILABLE', `the state store failed: ${(err as Error).message}`);
+  }
+}
