@@ -65,7 +65,7 @@ export function targetRoutes(app: FastifyInstance, context: AdminContext): void 
       },
       edit: (before) => compact({ ...before, ...(body.state === undefined ? {} : { state: body.state }),
         ...(body.weight === undefined ? {} : { weight: body.weight }) }),
-      describe: (before, after) => ({ from: declared(before), to: declared(after) }),
+      describe: (before, after) => ({ from: declared(before ?? {}), to: declared(after ?? {}) }),
     });
     return answer(reply, 200, liveTarget(pool, id));
   });
@@ -87,7 +87,7 @@ export function targetRoutes(app: FastifyInstance, context: AdminContext): void 
         }
       },
       edit: () => compact({ url: url.origin, state: body.state, weight: body.weight }),
-      describe: (_before, after) => ({ from: null, to: declared(after) }),
+      describe: (_before, after) => ({ from: null, to: declared(after ?? {}) }),
     });
     const added = liveTarget(pool, id);
     return answer(reply.header('location', `/pools/${name}/targets/${id}`), 201, added);
