@@ -53,7 +53,8 @@ process.on('exit', () => { for (const child of children) child.kill('SIGKILL'); 
 // --- the upstream: nginx when installed, else a minimal Node server; two ports (two pools) ---
 
 async function startUpstream() {
-  const ports = [await freePort(), await freePort()];
+  // Ports 0 and 1: blue and green of the default rows; 2 and 3: blue's extra targets in the weighted row.
+  const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
   writeFileSync(join(work, 'big.bin'), Buffer.alloc(1024 * 1024, 'x'));
   if (has('nginx')) {
     const conf = join(work, 'upstream.conf');
@@ -85,22 +86,34 @@ function nginxBase(http) {
 
 // --- the proxies ---
 
-async function startSwitchyard(upstreamPorts, { access }) {
+async function startSwitchyard(upstreamPorts, { access, weighted = false }) {
   const [port, adminPort] = [await freePort(), await freePort()];
-  const conf = join(work, `switchyard-${access}.yaml`);
+  const conf = join(work, `switchyard-${access}-${weighted}.yaml`);
+  const [u1, u2, u3, u4] = upstreamPorts;
+  // The weighted row: one pool of three targets at weights 1:2:3 (SPEC §11), all the traffic.
+  const blue = weighted ? [u1, u3, u4] : [u1];
   writeFileSync(conf, `
 listen: { host: 127.0.0.1, port: ${port} }
 admin: { host: 127.0.0.1, port: ${adminPort} }
 pools:
-  blue: { version: "1.0.0", targets: ["http://127.0.0.1:${upstreamPorts[0]}"] }
-  green: { version: "2.0.0", targets: ["http://127.0.0.1:${upstreamPorts[1]}"] }
-routing: { initial: { blue: 90, green: 10 } }
+  blue: { version: "1.0.0", targets: [${blue.map((p) => `"http://127.0.0.1:${p}"`).join(', ')}] }
+  green: { version: "2.0.0", targets: ["http://127.0.0.1:${u2}"] }
+routing: { initial: { blue: ${weighted ? 100 : 90}, green: ${weighted ? 0 : 10} } }
 healthCheck: { path: /healthz, intervalMs: 2000 }
 log: { level: info, access: ${access} }
 `);
   // Access log on: written for real (to /dev/null), as production writes it.
   const child = start(process.execPath, [join(root, 'dist/cli/main.js'), 'start', '--config', conf]);
   await waitForUrl(`http://127.0.0.1:${adminPort}/readyz`);
+  if (weighted) {
+    // A build before target weights existed answers 404 and keeps three equal targets: the same
+    // row then measures the picker it had, so before/after ratios compare like with like.
+    for (const [index, p] of blue.entries()) {
+      await fetch(`http://127.0.0.1:${adminPort}/pools/blue/targets/127.0.0.1:${p}`, {
+        method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ weight: index + 1 }),
+      }).catch(() => undefined);
+    }
+  }
   return { port, child };
 }
 
@@ -237,6 +250,7 @@ const rows = [
   // The floor sits between the two Switchyard rows: each round measures them back to back.
   { name: 'bare undici dispatch proxy', start: () => startNodePeer('undici-dispatch.js', u1) },
   { name: 'switchyard, access log off', start: () => startSwitchyard(upstream.ports, { access: false }) },
+  { name: 'switchyard, 3 targets weighted 1:2:3 (access log on)', start: () => startSwitchyard(upstream.ports, { access: true, weighted: true }) },
   { name: 'node-http-proxy (keep-alive agent)', start: () => startNodePeer('node-http-proxy.js', u1) },
   { name: '@fastify/http-proxy', start: () => startNodePeer('fastify-http-proxy.js', u1) },
   { name: 'nginx', start: () => startNginxProxy(u1), missing: !has('nginx') },
@@ -318,15 +332,17 @@ const line = (cells) => `| ${cells.map((cell, column) => cell.padEnd(widths[colu
 console.log(`\n${line(header)}\n| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |\n${table.map(line).join('\n')}`);
 const floor = find('bare undici');
 let summary = {};
-const sy = find('switchyard (default');
-if (floor && sy) {
+const pairs = [['switchyard (default', 'switchyard default', 'switchyardVsBare'], ['switchyard, 3 targets', 'switchyard 3 weighted targets', 'weightedVsBare']];
+for (const [prefix, label, key] of pairs) {
+  const sy = find(prefix);
+  if (!floor || !sy) continue;
   const pair = pairedRatios(live.find((entry) => entry.row.name === sy.name), live.find((entry) => entry.row.name === floor.name));
   const show = (label, ratio, unit = '×') => ratio.median === null ? '' : `${label} ${fmt(ratio.median)}${unit} (rounds ${ratio.rounds.map((value) => fmt(value)).join(', ')})`;
-  console.log(`\nswitchyard default / bare undici dispatch, per round, median:\n  ${[
+  console.log(`\n${label} / bare undici dispatch, per round, median:\n  ${[
     show('req/s', pair.rps), show('CPU per request', pair.cpu), show(`p99 @${CONNECTIONS} connections`, pair.p99),
     show(`p99 added @${FIXED_RATE} req/s, switchyard`, pair.addedP99Ms, ' ms'), show(`p99 added @${FIXED_RATE} req/s, bare`, pair.floorAddedP99Ms, ' ms'),
   ].filter((text) => text !== '').join('\n  ')}`);
-  summary = { switchyardVsBare: pair };
+  summary[key] = pair;
 }
 
 mkdirSync(dirname(OUT), { recursive: true });

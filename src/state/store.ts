@@ -36,7 +36,11 @@ export interface InstanceReport {
   startedAt: string;
   revision: number;
   storeUp: boolean;
-  pools: Record<string, { weight: number; state: string; inflight: number; longLived: number; drainedAt: string | null }>;
+  pools: Record<string, {
+    weight: number; state: string; inflight: number; longLived: number; drainedAt: string | null;
+    /** Per target id: its admin state here, what it has in flight here, and when it drained here (SPEC §11, fleet-wide drain waits). */
+    targets?: Record<string, { state: string; inflight: number; drainedAt: string | null }>;
+  }>;
   /** Cumulative request counts per pool, for fleet-wide rollout verdicts. */
   meters?: Record<string, Counts>;
   seenAt: string;

@@ -163,3 +163,15 @@ t.test('two changes with the same If-Match: one 200, one 412', async (t) => {
   t.same(answers.map((res) => res.status).sort(), [200, 412]);
   t.equal(admin.proxy.switchyard.targets.current.revision, 1);
 });
+
+t.test('?fleet=1: a target drained on every instance (this one live, not a heartbeat late)', async (t) => {
+  const admin = await setup(t);
+  const [first, second] = admin.blue.map((up) => idOf(up.url)) as [string, string];
+  t.equal((await admin.call({ method: 'PUT', url: `/pools/blue/targets/${first}`, payload: { state: 'drain' } })).status, 200);
+  const res = await admin.call({ method: 'GET', url: '/pools/blue/targets?fleet=1' });
+  t.equal(res.status, 200);
+  const byId = Object.fromEntries(res.body.map((view: { id: string }) => [view.id, view]));
+  t.match(byId[first].fleet, { instances: 1, inflight: 0, drainedEverywhere: true });
+  t.match(byId[second].fleet, { instances: 1, drainedEverywhere: false }, 'a ready target is not drained');
+  t.equal((await admin.call({ method: 'GET', url: '/pools/blue/targets?fleet=2' })).status, 400);
+});

@@ -7,7 +7,8 @@ import { SwitchyardError } from '../../errors.js';
 import type { AdminContext } from '../context.js';
 import { etag, parseIfMatch } from '../if-match.js';
 import { actorOf } from './routing.js';
-import { targetView } from '../target-view.js';
+import { targetView, type TargetView } from '../target-view.js';
+import { fleetTargets, type FleetTarget } from '../../state/fleet.js';
 import { parseTargetUrl } from '../../config/validate.js';
 import {
   ADMIN_STATES, DEFAULT_TARGET_WEIGHT, MAX_TARGET_WEIGHT, MIN_TARGET_WEIGHT, isTargetId, targetId,
@@ -28,6 +29,7 @@ const PostBody = Type.Object({ url: Type.String({ minLength: 1, maxLength: 2048 
 const DeleteBody = Type.Union([Type.Object(common, { additionalProperties: false }), Type.Null()]);
 const Params = Type.Object({ pool: Type.String(), id: Type.String() });
 const PoolParams = Type.Object({ pool: Type.String() });
+const ListQuery = Type.Object({ fleet: Type.Optional(Type.Union([Type.Literal('0'), Type.Literal('1')])) }, { additionalProperties: false });
 
 export function targetRoutes(app: FastifyInstance, context: AdminContext): void {
   const poolOf = (name: string): UpstreamPool => {
@@ -44,10 +46,16 @@ export function targetRoutes(app: FastifyInstance, context: AdminContext): void 
   const answer = (reply: FastifyReply, code: number, target: Target) =>
     reply.code(code).header('etag', etag(context.targets.current.revision)).send(targetView(target));
 
-  app.get('/pools/:pool/targets', { schema: { params: PoolParams } }, async (request, reply) => {
+  app.get('/pools/:pool/targets', { schema: { params: PoolParams, querystring: ListQuery } }, async (request, reply) => {
     const pool = poolOf((request.params as Static<typeof PoolParams>).pool);
     const now = Date.now();
-    return reply.header('etag', etag(context.targets.current.revision)).send(pool.targets.map((target) => targetView(target, now)));
+    const views: Array<TargetView & { fleet?: FleetTarget }> = pool.targets.map((target) => targetView(target, now));
+    // ?fleet=1: each target across every live instance (heartbeats; this instance's own view is live).
+    if ((request.query as Static<typeof ListQuery>).fleet === '1') {
+      const across = fleetTargets(await context.fleet.instancesFresh(), pool.name);
+      for (const view of views) view.fleet = across[view.id] ?? { instances: 0, inflight: 0, drainedEverywhere: true };
+    }
+    return reply.header('etag', etag(context.targets.current.revision)).send(views);
   });
 
   app.put('/pools/:pool/targets/:id', { schema: { params: Params, body: PutBody } }, async (request, reply) => {
