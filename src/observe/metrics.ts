@@ -1,10 +1,13 @@
-// Prometheus metrics (SPEC §8) on a registry of this instance's own. Request counts are kept
-// per (pool, version, code) and durations per pool here, and handed to prom-client at scrape
-// time, so the hot path is two map lookups and a few increments; gauges (weights, health,
-// in-flight, store) are read at scrape time.
+// Prometheus metrics (SPEC §8, §11) on a registry of this instance's own. Request counts are
+// kept per (pool, version, code) and per (pool, target, code), and durations per pool, here,
+// and handed to prom-client at scrape time, so the hot path is a few map lookups and
+// increments; gauges (weights, health, admin states, in-flight, store) are read at scrape time.
+// A target's label is its URL, the same in every target series.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestObserver, RequestRecord } from './request-record.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
+import type { Target } from '../pool/target.js';
+import { ADMIN_STATES } from '../pool/target-admin.js';
 import { DurationHistogram, type DurationSeries } from './duration-histogram.js';
 
 export interface MetricsSources {
@@ -15,7 +18,7 @@ export interface MetricsSources {
 /** Latency buckets in seconds: sub-millisecond proxying up to slow upstreams. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/** One pool's series: its duration child, its retries child, and request counts by version and status. */
+/** One pool's series: its duration child, its retries child, and request counts by version (and by target) and status. */
 interface PoolSeries {
   duration: DurationSeries;
   retries: Counter.Internal | null;
@@ -23,6 +26,8 @@ interface PoolSeries {
   version: string | null;
   byStatus: Map<number, RequestCount>;
   versions: Map<string | null, Map<number, RequestCount>>;
+  /** Target URL → counts by status (requests answered without a target are not counted here). */
+  targets: Map<string, Map<number, RequestCount>>;
 }
 
 /**
@@ -30,9 +35,32 @@ interface PoolSeries {
  * request path does an integer increment, not a label hash and validation.
  */
 interface RequestCount {
-  readonly labels: { pool: string; version: string; code: string };
+  readonly labels: Readonly<Record<string, string>>;
   count: number;
   reported: number;
+}
+
+/** Hands what `counts` gained since the last scrape to `counter` (from its `collect`). */
+function report(counter: Counter, counts: readonly RequestCount[]): void {
+  for (const entry of counts) {
+    if (entry.count === entry.reported) continue;
+    counter.inc(entry.labels, entry.count - entry.reported);
+    entry.reported = entry.count;
+  }
+}
+
+/**
+ * The count of `status` in `byStatus`, made on first use (labels `{pool, [label]: value, code}`)
+ * and listed in `all` for the scrape. Plain arguments, no closure: it runs once a request.
+ */
+function countOf(byStatus: Map<number, RequestCount>, status: number, all: RequestCount[], pool: string, label: string, value: string): RequestCount {
+  let count = byStatus.get(status);
+  if (count === undefined) {
+    count = { labels: { pool, [label]: value, code: String(status) }, count: 0, reported: 0 };
+    byStatus.set(status, count);
+    all.push(count);
+  }
+  return count;
 }
 
 export class Metrics implements RequestObserver {
@@ -41,21 +69,33 @@ export class Metrics implements RequestObserver {
   private readonly duration: DurationHistogram;
   private readonly retries: Counter<'pool'>;
   private readonly switches: Counter;
+  private readonly ejections: Counter<'pool' | 'target'>;
   private readonly series = new Map<string, PoolSeries>();
   private readonly counts: RequestCount[] = [];
+  private readonly targetCounts: RequestCount[] = [];
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    const counts = this.counts;
+    const { counts, targetCounts } = this;
     this.requests = new Counter({
       name: 'switchyard_requests_total', help: 'Proxied requests by pool, version and status code', labelNames: ['pool', 'version', 'code'], registers,
       collect() {
-        for (const entry of counts) {
-          if (entry.count === entry.reported) continue;
-          this.inc(entry.labels, entry.count - entry.reported);
-          entry.reported = entry.count;
-        }
+        report(this, counts);
+      },
+    });
+    new Counter({
+      name: 'switchyard_target_requests_total', help: 'Proxied requests by pool, target and status code (requests that reached no target are not counted)',
+      labelNames: ['pool', 'target', 'code'], registers,
+      collect() {
+        report(this, targetCounts);
+      },
+    });
+    this.ejections = new Counter({
+      name: 'switchyard_ejections_total', help: 'Passive ejections of a target (consecutive failures), by pool and target', labelNames: ['pool', 'target'], registers,
+      collect() {
+        // Every live target has a series from its first scrape, so rate() sees the first ejection.
+        for (const pool of sources.pools()) for (const target of pool.targets) this.inc({ pool: pool.name, target: target.url }, 0);
       },
     });
     this.duration = new DurationHistogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request to the end of the answer, by pool', labelName: 'pool', buckets: DURATION_BUCKETS }, this.registry);
@@ -83,6 +123,29 @@ export class Metrics implements RequestObserver {
       },
     });
     new Gauge({
+      name: 'switchyard_target_state', help: 'Admin state of each target: 1 on its current state (ready, drain, maint), 0 on the others',
+      labelNames: ['pool', 'target', 'state'], registers,
+      collect() {
+        this.reset();
+        for (const pool of sources.pools()) {
+          for (const target of pool.targets) {
+            for (const state of ADMIN_STATES) this.set({ pool: pool.name, target: target.url, state }, target.adminState === state ? 1 : 0);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'switchyard_target_weight', help: 'Weight each target has in its pool now: its weight, scaled down while slow start lasts, 0 out of rotation',
+      labelNames: ['pool', 'target'], registers,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const pool of sources.pools()) {
+          for (const target of pool.targets) this.set({ pool: pool.name, target: target.url }, target.ready ? target.effectiveWeight(now) : 0);
+        }
+      },
+    });
+    new Gauge({
       name: 'switchyard_state_store_up', help: '1 when the state store answers', registers,
       collect() {
         this.set(sources.storeUp() ? 1 : 0);
@@ -95,7 +158,7 @@ export class Metrics implements RequestObserver {
     let series = this.series.get(pool);
     if (series === undefined) {
       const byStatus = new Map<number, RequestCount>();
-      series = { duration: this.duration.labels(pool), retries: null, version: record.version, byStatus, versions: new Map([[record.version, byStatus]]) };
+      series = { duration: this.duration.labels(pool), retries: null, version: record.version, byStatus, versions: new Map([[record.version, byStatus]]), targets: new Map() };
       this.series.set(pool, series);
     } else if (series.version !== record.version) {
       let byStatus = series.versions.get(record.version);
@@ -103,15 +166,20 @@ export class Metrics implements RequestObserver {
       series.version = record.version;
       series.byStatus = byStatus;
     }
-    let count = series.byStatus.get(record.status);
-    if (count === undefined) {
-      count = { labels: { pool, version: record.version ?? 'none', code: String(record.status) }, count: 0, reported: 0 };
-      series.byStatus.set(record.status, count);
-      this.counts.push(count);
+    countOf(series.byStatus, record.status, this.counts, pool, 'version', record.version ?? 'none').count++;
+    const target = record.target;
+    if (target !== null) {
+      let byStatus = series.targets.get(target);
+      if (byStatus === undefined) series.targets.set(target, (byStatus = new Map()));
+      countOf(byStatus, record.status, this.targetCounts, pool, 'target', target).count++;
     }
-    count.count++;
     series.duration.observe(record.ms / 1000);
     if (record.retries > 0) (series.retries ??= this.retries.labels(pool)).inc(record.retries);
+  }
+
+  /** A passive ejection took `target` out of rotation (main.ts's ejection hook; not called for panic-mode keeps or returns). */
+  ejected(target: Target): void {
+    this.ejections.inc({ pool: target.pool, target: target.url });
   }
 
   routingChanged(): void {

@@ -1,8 +1,9 @@
 // The dashboard in a real browser: Debian's chromium driven by playwright-core (nothing is
 // downloaded at run time). Asks for the token on 401, flips through the page's button and
 // the confirm dialog, shows a refusal's error text, keeps the token in sessionStorage only.
-// Shows no notice bar and no Abort/Promote until there is something to show.
-// Leaves screenshots in test/artifacts/dashboard.png and dashboard-skipped.png.
+// Shows no notice bar and no Abort/Promote until there is something to show. Drains, puts in
+// maintenance and readies a target from its row, through a confirmation in the row.
+// Leaves screenshots in test/artifacts/dashboard.png, dashboard-skipped.png and dashboard-targets.png.
 import t from 'tap';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -20,7 +21,7 @@ const TOKEN = 't0ken';
 const bearer = { authorization: `Bearer ${TOKEN}` };
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
 
-async function adminJson(admin: string, method: 'GET' | 'POST', path: string, body?: unknown) {
+async function adminJson(admin: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) {
   const res = await request(`${admin}${path}`, {
     method,
     headers: body === undefined ? bearer : { ...bearer, 'content-type': 'application/json' },
@@ -45,11 +46,30 @@ async function clickAndConfirm(page: Page, selector: string, accept = true): Pro
 /** Page script: ids (or classes) of elements that carry `hidden` yet are displayed (a stylesheet's display wins). */
 const SHOWN_THOUGH_HIDDEN = "[...document.querySelectorAll('[hidden]')].filter((el) => getComputedStyle(el).display !== 'none').map((el) => el.id || el.className)";
 
+function launch(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 60_000 });
+}
+
+/** A page that records script errors and console errors in `problems`. */
+async function openPage(browser: Browser): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  page.setDefaultTimeout(10_000);
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (message) => {
+    // Chromium logs every 4xx answer as a failed resource load: a 401 is the token prompt's cue and
+    // a 409 the refusal these tests provoke, not bugs.
+    if (message.type() === 'error' && !/status of 40[19] /.test(message.text())) problems.push(`console: ${message.text()}`);
+  });
+  return { page, problems };
+}
+
 const missing = !existsSync(CHROMIUM);
 if (missing && process.env.CI) {
   t.fail(`${CHROMIUM} is missing: CI must install Debian's chromium (.ci/run does) for the dashboard browser test`);
 } else {
-  t.test('the dashboard in chromium', { skip: missing ? `${CHROMIUM} not found (apt-get install chromium); skipping the browser test` : false }, async (t) => {
+  const skip = missing ? `${CHROMIUM} not found (apt-get install chromium); skipping the browser test` : false;
+  t.test('the dashboard in chromium', { skip }, async (t) => {
     const blue = await startUpstream('blue', (req, res) => {
       req.resume();
       res.writeHead(req.url === '/boom' ? 502 : 200, { 'content-type': 'text/plain' });
@@ -80,16 +100,8 @@ if (missing && process.env.CI) {
       await Promise.all([blue.close(), green.close()]);
     });
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 60_000 });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    page.setDefaultTimeout(10_000);
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (message) => {
-      // Chromium logs every 4xx answer as a failed resource load: a 401 is the token prompt's cue and
-      // a 409 the refusal this test provokes, not bugs.
-      if (message.type() === 'error' && !/status of 40[19] /.test(message.text())) problems.push(`console: ${message.text()}`);
-    });
+    browser = await launch();
+    const { page, problems } = await openPage(browser);
 
     await page.goto(`${proxy.admin}/`);
     await page.waitForSelector('#login', { state: 'visible' });
@@ -206,5 +218,99 @@ if (missing && process.env.CI) {
     t.same(problems, [], 'no script errors in the page');
     const width = await page.evaluate('document.documentElement.scrollWidth');
     t.ok((width as number) <= 1280, `nothing overflows the 1280 px viewport (scroll width ${String(width)})`);
+  });
+
+  t.test('target rows in chromium: state, weights, drain / maint / ready confirmed in the row', { skip }, async (t) => {
+    const [one, two, green] = await Promise.all([startUpstream('one'), startUpstream('two'), startUpstream('green')]);
+    const proxy = await startProxy({
+      blue: { version: '2.0.0', targets: [one.url, two.url] },
+      green: { version: '2.1.0', targets: [green.url] },
+    }, { admin: { host: '127.0.0.1', port: 0, token: TOKEN }, slowStart: { windowMs: 600_000, aggression: 1, minWeightPercent: 10 } });
+    let browser: Browser | undefined;
+    t.teardown(async () => {
+      await browser?.close();
+      await proxy.close();
+      await Promise.all([one.close(), two.close(), green.close()]);
+    });
+    const idOf = (url: string) => new URL(url).host;
+    const row = (pool: string, url: string) => `article[data-pool="${pool}"] li[data-target="${idOf(url)}"]`;
+    const stateOf = async (pool: string, url: string) => {
+      const list = await adminJson(proxy.admin, 'GET', `/pools/${pool}/targets`);
+      t.equal(list.status, 200);
+      return (list.body as { id: string; state: string }[]).find((target) => target.id === idOf(url))?.state;
+    };
+
+    browser = await launch();
+    const { page, problems } = await openPage(browser);
+    page.on('dialog', (dialog) => {
+      problems.push(`a ${dialog.type()} dialog: ${dialog.message()}`);
+      void dialog.dismiss();
+    });
+    await page.goto(`${proxy.admin}/`);
+    await page.fill('#token', TOKEN);
+    await page.click('#login button[type=submit]');
+    const first = row('blue', one.url);
+    await page.waitForSelector(`${first}[data-state="ready"] .dot.healthy`);
+    t.equal(await page.textContent(`${first} .target-state`), 'ready');
+    t.equal(await page.textContent(`${first} .target-weight`), '100');
+    t.equal(await page.textContent(`${first} .target-effective`), '100', 'a target of the first config starts at full weight');
+    t.ok(await page.isDisabled(`${first} button.target-ready`), 'no Ready on a ready target');
+    t.ok(await page.isHidden(`${first} .target-confirm`), 'no confirmation before a click');
+
+    // Cancelled: the question waits in the row across polls, Cancel sends nothing.
+    await page.click(`${first} button.target-drain`);
+    await page.waitForSelector(`${first} .target-confirm`, { state: 'visible' });
+    t.match(await page.textContent(`${first} .confirm-text`), `Drain ${idOf(one.url)}?`);
+    const shown = await page.textContent('#live');
+    await waitFor('the next poll', async () => (await page.textContent('#live')) !== shown, { timeoutMs: 5000, intervalMs: 50 });
+    t.ok(await page.isVisible(`${first} .target-confirm`), 'the question outlives a refresh of the page');
+    await page.click(`${first} .confirm-cancel`);
+    await page.waitForSelector(`${first} .target-confirm`, { state: 'hidden' });
+    t.equal(await stateOf('blue', one.url), 'ready', 'a cancelled drain changes nothing');
+    t.equal(await page.getAttribute(first, 'data-state'), 'ready');
+
+    // Confirmed: drained on the page and in the API.
+    await page.click(`${first} button.target-drain`);
+    await page.click(`${first} .confirm-ok`);
+    await page.waitForSelector(`${first}[data-state="drain"]`);
+    t.equal(await page.textContent(`${first} .target-state`), 'drain', 'the row shows the new state');
+    t.equal(await stateOf('blue', one.url), 'drain', 'GET /pools/blue/targets: drain');
+    t.match(await page.textContent('#notice-text'), `blue ${idOf(one.url)} is now drain`);
+    await page.waitForSelector(`${first} .target-drained:text-matches("drained [0-9]+ s ago")`);
+    t.equal(await page.textContent(`${first} .target-effective`), '0', 'a drained target takes no share');
+    t.equal(await page.textContent(`${first} .target-weight`), '100', 'its weight is kept for its return');
+    await page.waitForSelector(`#events td:text-is("blue ${idOf(one.url)}: ready 100 → drain 100")`);
+
+    // Refused: the pool's last ready target. The error is shown, the row offers the change with force, nothing changed.
+    const second = row('blue', two.url);
+    await page.click(`${second} button.target-drain`);
+    await page.click(`${second} .confirm-ok`);
+    await page.waitForSelector('#notice:not(.ok) >> text=LAST_TARGET');
+    t.match(await page.textContent(`${second} .confirm-error`), /Refused: LAST_TARGET/);
+    t.equal(await page.textContent(`${second} .confirm-ok`), 'Drain anyway', 'the row offers to force it');
+    t.equal(await stateOf('blue', two.url), 'ready', 'the refused drain changed nothing');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-targets.png'), fullPage: true });
+    await page.click(`${second} .confirm-cancel`);
+    await page.waitForSelector(`${second} .target-confirm`, { state: 'hidden' });
+    t.equal(await stateOf('blue', two.url), 'ready');
+
+    // Maintenance for green's target (green has no traffic, so it is not the last of a pool with weight).
+    const greenRow = row('green', green.url);
+    await page.click(`${greenRow} button.target-maint`);
+    t.match(await page.textContent(`${greenRow} .confirm-text`), /maintenance/);
+    await page.click(`${greenRow} .confirm-ok`);
+    await page.waitForSelector(`${greenRow}[data-state="maint"]`);
+    t.equal(await stateOf('green', green.url), 'maint');
+
+    // Ready again: back in rotation, at the slow-start floor (10% of a 10-minute window).
+    await page.click(`${first} button.target-ready`);
+    await page.click(`${first} .confirm-ok`);
+    await page.waitForSelector(`${first}[data-state="ready"]`);
+    t.equal(await stateOf('blue', one.url), 'ready');
+    await page.waitForSelector(`${first} .target-effective:text-is("10")`);
+    t.equal(await page.textContent(`${first} .target-weight`), '100');
+    t.equal(await page.textContent(`${first} .target-drained`), '', 'no drain note on a ready target');
+    t.same(problems, [], 'no script errors and no browser dialogs');
   });
 }

@@ -34,6 +34,62 @@ t.test('GET /metrics: the SPEC §8 series with live values', async (t) => {
   t.match(text, /process_cpu_user_seconds_total/, 'default process metrics too');
 });
 
+t.test('per-target series after real requests: counts by target and code, ejections, admin state and weight', async (t) => {
+  const a = await startUpstream('a');
+  const b = await startUpstream('b');
+  const bad = await startUpstream('bad', (req, res) => void req.resume().on('end', () => res.writeHead(502).end()));
+  const proxy = await startProxy({ blue: [a.url, b.url, bad.url] }, { log: { access: false }, passive: { consecutiveFailures: 2, ejectMs: 60_000 } },
+    { probe: trustingProbe });
+  t.teardown(async () => {
+    await proxy.close();
+    await Promise.all([a.close(), b.close(), bad.close()]);
+  });
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 12; i++) {
+    const { status } = await send(proxy.url, '/');
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  }
+  t.equal(bad.seen.length, 2, 'the failing target was ejected after its second 502 (a 502 answer is not retried)');
+  t.same(Object.fromEntries(statuses), { 200: 10, 502: 2 });
+
+  const scrape = async () => (await fetch(`${proxy.admin}/metrics`)).text();
+  /** The value of one series in the exposition text, undefined when it is absent. */
+  const series = (text: string, name: string, labels: string) => {
+    const head = `${name}{${labels}} `;
+    const line = text.split('\n').find((candidate) => candidate.startsWith(head));
+    return line === undefined ? undefined : Number(line.slice(head.length));
+  };
+  let text = await scrape();
+  t.equal(series(text, 'switchyard_target_requests_total', `pool="blue",target="${a.url}",code="200"`), a.seen.length, 'each target counts what it served');
+  t.equal(series(text, 'switchyard_target_requests_total', `pool="blue",target="${b.url}",code="200"`), b.seen.length);
+  t.equal(series(text, 'switchyard_target_requests_total', `pool="blue",target="${bad.url}",code="502"`), 2);
+  t.notMatch(text, new RegExp(`switchyard_target_requests_total\{pool="blue",target="${bad.url}",code="200"`));
+  t.equal(series(text, 'switchyard_ejections_total', `pool="blue",target="${bad.url}"`), 1, 'one ejection of the failing target');
+  t.equal(series(text, 'switchyard_ejections_total', `pool="blue",target="${a.url}"`), 0, 'healthy targets have a zero series');
+  t.equal(series(text, 'switchyard_target_healthy', `pool="blue",target="${bad.url}"`), 0, 'same target label as target_healthy');
+  for (const url of [a.url, b.url, bad.url]) {
+    t.equal(series(text, 'switchyard_target_state', `pool="blue",target="${url}",state="ready"`), 1, `${url} ready`);
+    t.equal(series(text, 'switchyard_target_state', `pool="blue",target="${url}",state="drain"`), 0);
+    t.equal(series(text, 'switchyard_target_weight', `pool="blue",target="${url}"`), 100);
+  }
+
+  // Through the admin API: b drained, a at weight 40.
+  const put = (target: string, body: unknown) => fetch(`${proxy.admin}/pools/blue/targets/${encodeURIComponent(new URL(target).host)}`,
+    { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: await r.text() }));
+  t.equal((await put(b.url, { state: 'drain' })).status, 200);
+  t.equal((await put(a.url, { weight: 40 })).status, 200);
+  text = await scrape();
+  t.equal(series(text, 'switchyard_target_state', `pool="blue",target="${b.url}",state="drain"`), 1, 'b drains');
+  t.equal(series(text, 'switchyard_target_state', `pool="blue",target="${b.url}",state="ready"`), 0);
+  t.equal(series(text, 'switchyard_target_state', `pool="blue",target="${b.url}",state="maint"`), 0);
+  t.equal(series(text, 'switchyard_target_weight', `pool="blue",target="${a.url}"`), 40, 'a weighs 40');
+  const before = a.seen.length;
+  for (let i = 0; i < 3; i++) t.equal((await send(proxy.url, '/')).status, 200);
+  t.equal(a.seen.length, before + 3, 'a is the one target left in rotation');
+  text = await scrape();
+  t.equal(series(text, 'switchyard_target_requests_total', `pool="blue",target="${a.url}",code="200"`), a.seen.length, 'and its count follows');
+});
+
 t.test('/metrics needs the token unless admin.metricsPublic', async (t) => {
   const blue = await startUpstream('blue');
   t.teardown(() => blue.close());
