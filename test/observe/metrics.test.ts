@@ -70,7 +70,7 @@ t.test('per-target series after real requests: counts by target and code, ejecti
   for (const url of [a.url, b.url, bad.url]) {
     t.equal(series(text, 'switchyard_target_state', `pool="blue",target="${url}",state="ready"`), 1, `${url} ready`);
     t.equal(series(text, 'switchyard_target_state', `pool="blue",target="${url}",state="drain"`), 0);
-    t.equal(series(text, 'switchyard_target_weight', `pool="blue",target="${url}"`), 100);
+    t.equal(series(text, 'switchyard_target_weight', `pool="blue",target="${url}"`), url === bad.url ? 0 : 100, 'an ejected target weighs 0');
   }
 
   // Through the admin API: b drained, a at weight 40.
