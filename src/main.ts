@@ -352,7 +352,10 @@ export class Switchyard {
   private ejection({ target, ejected, panic }: EjectionEvent): void {
     const fields = { kind: 'health', pool: target.pool, target: target.url, ejected };
     if (panic) this.logger.warn(fields, 'passive failures on the last ready target of its pool: kept in service (panic mode)');
-    else if (ejected) this.logger.warn({ ...fields, ejectMs: this.config.passive.ejectMs }, 'target ejected after consecutive failures');
+    else if (ejected) {
+      this.metrics.ejected(target);
+      this.logger.warn({ ...fields, ejectMs: this.config.passive.ejectMs }, 'target ejected after consecutive failures');
+    }
     else this.logger.info(fields, 'target back from ejection');
   }
 
