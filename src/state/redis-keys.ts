@@ -9,6 +9,10 @@ export interface RedisKeys {
   events: string;
   /** Pub/sub channel announcing each committed state (JSON). */
   changes: string;
+  /** Hash: `revision`, `state` (the targets document, JSON; SPEC §11). */
+  targets: string;
+  /** Pub/sub channel announcing each committed targets document (JSON). */
+  targetChanges: string;
   /** Hash: `version`, `phase`, `rollout` (JSON). */
   rollout: string;
   /** String with a TTL: a lease's holder. */
@@ -24,6 +28,8 @@ export function redisKeys(prefix: string): RedisKeys {
     state: `${prefix}state`,
     events: `${prefix}events`,
     changes: `${prefix}changes`,
+    targets: `${prefix}targets`,
+    targetChanges: `${prefix}targets-changes`,
     rollout: `${prefix}rollout`,
     lease: (name) => `${prefix}lease:${name}`,
     instance: (id) => `${prefix}instance:${id}`,
@@ -56,6 +62,20 @@ return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 `;
 
 /**
+ * The commit half of both compare-and-set scripts, once the revision matched: write the
+ * document, record the event, announce the document. KEYS/ARGV as below.
+ */
+const WRITE_AND_PUBLISH = `
+redis.call('HSET', KEYS[1], 'revision', ARGV[3], 'state', ARGV[4])
+if ARGV[6] ~= '' then
+  redis.call('LPUSH', KEYS[2], ARGV[6])
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[7]) - 1)
+end
+redis.call('PUBLISH', ARGV[5], ARGV[4])
+return 1
+`;
+
+/**
  * Compare-and-set on the revision, atomically in Redis: write the state, record the event,
  * and publish — or do nothing and return 0 when the stored revision is not the expected one.
  * KEYS: state hash, events list. ARGV: deadline, expected revision ('' = only if absent), new
@@ -68,14 +88,20 @@ if ARGV[2] == '' then
 elseif current ~= ARGV[2] then
   return 0
 end
-redis.call('HSET', KEYS[1], 'revision', ARGV[3], 'state', ARGV[4])
-if ARGV[6] ~= '' then
-  redis.call('LPUSH', KEYS[2], ARGV[6])
-  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[7]) - 1)
-end
-redis.call('PUBLISH', ARGV[5], ARGV[4])
-return 1
-`;
+${WRITE_AND_PUBLISH}`;
+
+/**
+ * The same for the targets document (SPEC §11), whose revisions start at 0 (emptyTargetsState):
+ * nothing stored counts as revision 0, and an expected '' or '0' means "only if nothing is
+ * stored" (or only a document at revision 0) — the memory store's `(stored?.revision ?? 0) === (expected ?? 0)`.
+ * KEYS: targets hash, events list. ARGV: as COMPARE_AND_SET_LUA.
+ */
+export const COMPARE_AND_SET_TARGETS_LUA = `${DEADLINE_GUARD}
+local current = redis.call('HGET', KEYS[1], 'revision') or '0'
+local expected = ARGV[2]
+if expected == '' then expected = '0' end
+if current ~= expected then return 0 end
+${WRITE_AND_PUBLISH}`;
 
 /**
  * Stores a rollout if the stored one is still at the expected version ('' = only when no

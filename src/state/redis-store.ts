@@ -1,16 +1,17 @@
-// Routing state shared by a fleet through Redis (ioredis). Changes are compare-and-set in
-// one Lua script that also records the event and publishes the new state; every instance
-// subscribes. Every call has a time limit (`state.opTimeoutMs`) and every mutation's script
-// carries a commit deadline on Redis's clock (deadline.ts), so a change we answered 503 for is
-// never applied later. Commands fail fast while Redis is unreachable (no offline queue, no
-// resend after a reconnect), so the data plane never waits on Redis.
+// Routing state and the targets document (SPEC §11) shared by a fleet through Redis (ioredis).
+// Changes are compare-and-set in one Lua script that also records the event and publishes the
+// new document on its own channel; every instance subscribes to both. Every call has a time
+// limit (`state.opTimeoutMs`) and every mutation's script carries a commit deadline on Redis's
+// clock (deadline.ts), so a change we answered 503 for is never applied later. Commands fail
+// fast while Redis is unreachable (no offline queue, no resend after a reconnect), so the data
+// plane never waits on Redis.
 import { performance } from 'node:perf_hooks';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { SwitchyardError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { RoutingState } from '../routing/state.js';
 import {
-  COMPARE_AND_SET_LUA, HEARTBEAT_LUA, HOLD_LEASE_LUA, NOW_LUA, PAST_DEADLINE, PUT_ROLLOUT_LUA, RECORD_EVENT_LUA, RELEASE_LEASE_LUA,
+  COMPARE_AND_SET_LUA, COMPARE_AND_SET_TARGETS_LUA, HEARTBEAT_LUA, HOLD_LEASE_LUA, NOW_LUA, PAST_DEADLINE, PUT_ROLLOUT_LUA, RECORD_EVENT_LUA, RELEASE_LEASE_LUA,
   redisKeys, type RedisKeys,
 } from './redis-keys.js';
 import type { Rollout } from '../rollout/rollout-state.js';
@@ -34,7 +35,7 @@ export interface RedisStoreOptions {
 type Client = Redis | Cluster;
 type Script = (...args: Array<string | number>) => Promise<number>;
 type ScriptClient = Client & {
-  switchyardNow: Script; switchyardCas: Script; switchyardPutRollout: Script; switchyardHoldLease: Script;
+  switchyardNow: Script; switchyardCas: Script; switchyardCasTargets: Script; switchyardPutRollout: Script; switchyardHoldLease: Script;
   switchyardReleaseLease: Script; switchyardRecordEvent: Script; switchyardHeartbeat: Script;
 };
 
@@ -61,6 +62,7 @@ export class RedisStore implements StateStore {
   private readonly client: ScriptClient;
   private readonly subscriber: Client;
   private readonly listeners = new Set<(state: RoutingState) => void>();
+  private readonly targetListeners = new Set<(state: TargetsState) => void>();
   private readonly upListeners = new Set<() => void>();
   private readonly logger: Logger;
   private readonly opTimeoutMs: number;
@@ -74,10 +76,14 @@ export class RedisStore implements StateStore {
     this.opTimeoutMs = options.opTimeoutMs ?? DEFAULT_OP_TIMEOUT_MS;
     const merged = { ...baseOptions(this.opTimeoutMs), ...options.options } as RedisOptions;
     this.client = connect(options, merged) as ScriptClient;
-    // The subscriber queues its SUBSCRIBE until connected; ioredis resubscribes after reconnects.
-    this.subscriber = connect(options, { ...merged, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    // ioredis's own resubscription after a reconnect leaves its promise unhandled: closing the store
+    // (or the connection dropping) while it is pending would be an unhandled rejection, which ends
+    // the process. So a single node's subscriber subscribes itself on every (re)connect, with a
+    // catch; a Cluster's pub/sub connection is ioredis's own, which resubscribes by itself.
+    this.subscriber = connect(options, { ...merged, enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: options.cluster === true });
     this.client.defineCommand('switchyardNow', { numberOfKeys: 1, lua: NOW_LUA });
     this.client.defineCommand('switchyardCas', { numberOfKeys: 2, lua: COMPARE_AND_SET_LUA });
+    this.client.defineCommand('switchyardCasTargets', { numberOfKeys: 2, lua: COMPARE_AND_SET_TARGETS_LUA });
     this.client.defineCommand('switchyardPutRollout', { numberOfKeys: 1, lua: PUT_ROLLOUT_LUA });
     this.client.defineCommand('switchyardHoldLease', { numberOfKeys: 1, lua: HOLD_LEASE_LUA });
     this.client.defineCommand('switchyardReleaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE_LUA });
@@ -90,8 +96,9 @@ export class RedisStore implements StateStore {
       this.logger.debug({ kind: 'state', err: err.message }, 'redis error');
     });
     this.subscriber.on('error', () => undefined); // reported through the command connection
-    this.subscriber.on('message', (_channel: string, message: string) => this.received(message));
-    void this.subscriber.subscribe(this.keys.changes).catch(() => undefined);
+    this.subscriber.on('message', (channel: string, message: string) => this.received(channel, message));
+    if (options.cluster) this.subscribeChannels();
+    else this.subscriber.on('ready', () => this.subscribeChannels());
   }
 
   get up(): boolean {
@@ -103,32 +110,26 @@ export class RedisStore implements StateStore {
   }
 
   get(): Promise<RoutingState | null> {
-    return this.read('a read of the routing state', async () => {
-      const json = await this.client.hget(this.keys.state, 'state');
-      return json === null ? null : (JSON.parse(json) as RoutingState);
-    });
+    return this.readJson('a read of the routing state', this.keys.state, 'state');
   }
 
-  async compareAndSet(expectedRevision: number | null, next: RoutingState, event?: ChangeEvent): Promise<boolean> {
-    const result = await this.commit('the routing change', this.keys.state, (deadline) => this.client.switchyardCas(
-      this.keys.state, this.keys.events, deadline,
-      expectedRevision === null ? '' : String(expectedRevision), String(next.revision), JSON.stringify(next),
-      this.keys.changes, event === undefined ? '' : JSON.stringify(event), EVENTS_KEPT,
-    ));
-    return result === 1;
+  compareAndSet(expectedRevision: number | null, next: RoutingState, event?: ChangeEvent): Promise<boolean> {
+    return this.casDocument('the routing change', this.client.switchyardCas, this.keys.state, this.keys.changes,
+      expectedRevision === null ? '' : String(expectedRevision), next, event);
   }
 
-  // TODO(helper: redis targets) — compare-and-set + publish like the routing state.
   getTargets(): Promise<TargetsState | null> {
-    return Promise.resolve(null);
+    return this.readJson('a read of the targets', this.keys.targets, 'state');
   }
 
-  async compareAndSetTargets(_expectedRevision: number | null, _next: TargetsState, _event?: ChangeEvent): Promise<boolean> {
-    throw new SwitchyardError('STATE_UNAVAILABLE', 'not yet');
+  compareAndSetTargets(expectedRevision: number | null, next: TargetsState, event?: ChangeEvent): Promise<boolean> {
+    return this.casDocument('the targets change', this.client.switchyardCasTargets, this.keys.targets, this.keys.targetChanges,
+      String(expectedRevision ?? 0), next, event);
   }
 
-  subscribeTargets(_listener: (state: TargetsState) => void): () => void {
-    return () => undefined;
+  subscribeTargets(listener: (state: TargetsState) => void): () => void {
+    this.targetListeners.add(listener);
+    return () => this.targetListeners.delete(listener);
   }
 
   subscribe(listener: (state: RoutingState) => void): () => void {
@@ -154,10 +155,7 @@ export class RedisStore implements StateStore {
   }
 
   getRollout(): Promise<Rollout | null> {
-    return this.read('a read of the rollout', async () => {
-      const json = await this.client.hget(this.keys.rollout, 'rollout');
-      return json === null ? null : (JSON.parse(json) as Rollout);
-    });
+    return this.readJson('a read of the rollout', this.keys.rollout, 'rollout');
   }
 
   async putRollout(expectedVersion: number | null, next: Rollout): Promise<boolean> {
@@ -204,6 +202,7 @@ export class RedisStore implements StateStore {
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
+    this.targetListeners.clear();
     this.upListeners.clear();
     this.client.disconnect();
     this.subscriber.disconnect();
@@ -218,6 +217,26 @@ export class RedisStore implements StateStore {
     } catch (err) {
       throw this.failed(err, what, false);
     }
+  }
+
+  /** One hash field's JSON, or null when it is not there; within the time limit. */
+  private readJson<T>(what: string, key: string, field: string): Promise<T | null> {
+    return this.read(what, async () => {
+      const json = await this.client.hget(key, field);
+      return json === null ? null : (JSON.parse(json) as T);
+    });
+  }
+
+  /**
+   * A compare-and-set of a revisioned document (routing state or targets) through `script`
+   * (COMPARE_AND_SET_LUA's arguments): `key` the document's hash, `channel` where it is
+   * announced, `expected` the revision as the script reads it. True when it was stored.
+   */
+  private async casDocument(what: string, script: Script, key: string, channel: string, expected: string,
+    next: { revision: number }, event: ChangeEvent | undefined): Promise<boolean> {
+    const result = await this.commit(what, key, (deadline) => script.call(this.client, key, this.keys.events, deadline,
+      expected, String(next.revision), JSON.stringify(next), channel, event === undefined ? '' : JSON.stringify(event), EVENTS_KEPT));
+    return result === 1;
   }
 
   /**
@@ -271,15 +290,29 @@ export class RedisStore implements StateStore {
     this.subscriber.disconnect(true);
   }
 
-  private received(message: string): void {
-    let state: RoutingState;
+  /** Both channels, on the subscriber connection; a failure is followed by a reconnect, which subscribes again. */
+  private subscribeChannels(): void {
+    void this.subscriber.subscribe(this.keys.changes, this.keys.targetChanges).catch(() => undefined);
+  }
+
+  /** A published document: to the routing or the targets listeners by channel; anything malformed is dropped with a warning. */
+  private received(channel: string, message: string): void {
+    const targets = channel === this.keys.targetChanges;
+    if (!targets && channel !== this.keys.changes) return;
+    const what = targets ? 'targets' : 'routing';
+    let parsed: unknown;
     try {
-      state = JSON.parse(message) as RoutingState;
+      parsed = JSON.parse(message);
     } catch {
-      return this.logger.warn({ kind: 'state' }, 'ignored a malformed routing message');
+      return this.logger.warn({ kind: 'state', channel }, `ignored a malformed ${what} message (not JSON)`);
     }
-    if (typeof state?.revision !== 'number' || typeof state.weights !== 'object') return;
-    for (const listener of this.listeners) listener(state);
+    const doc = parsed as { revision?: unknown; weights?: unknown; pools?: unknown } | null;
+    const body = targets ? doc?.pools : doc?.weights;
+    if (typeof doc?.revision !== 'number' || typeof body !== 'object' || body === null) {
+      return this.logger.warn({ kind: 'state', channel }, `ignored a malformed ${what} message (no revision or ${targets ? 'pools' : 'weights'})`);
+    }
+    if (targets) for (const listener of this.targetListeners) listener(parsed as TargetsState);
+    else for (const listener of this.listeners) listener(parsed as RoutingState);
   }
 
   private changed(up: boolean): void {

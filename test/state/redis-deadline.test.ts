@@ -9,7 +9,7 @@ import { waitFor } from '../helpers/http-client.js';
 import { LogSink } from '../helpers/log-sink.js';
 import { createLogger } from '../../src/observe/logger.js';
 import {
-  COMPARE_AND_SET_LUA, HEARTBEAT_LUA, HOLD_LEASE_LUA, NOW_LUA, PAST_DEADLINE, PUT_ROLLOUT_LUA, RECORD_EVENT_LUA, RELEASE_LEASE_LUA,
+  COMPARE_AND_SET_LUA, COMPARE_AND_SET_TARGETS_LUA, HEARTBEAT_LUA, HOLD_LEASE_LUA, NOW_LUA, PAST_DEADLINE, PUT_ROLLOUT_LUA, RECORD_EVENT_LUA, RELEASE_LEASE_LUA,
 } from '../../src/state/redis-keys.js';
 import { commitDeadline } from '../../src/state/deadline.js';
 import { RedisStore } from '../../src/state/redis-store.js';
@@ -55,7 +55,7 @@ if (requireRedis(t)) {
       listener.disconnect();
     });
     const published: string[] = [];
-    await listener.subscribe('k:changes');
+    await listener.subscribe('k:changes', 'k:targets-changes');
     listener.on('message', (_channel: string, message: string) => void published.push(message));
     // Something stored already, so "changes nothing" is checked against real data.
     const event = JSON.stringify({ revision: 1, kind: 'initial' });
@@ -64,6 +64,8 @@ if (requireRedis(t)) {
     await raw.set('k:lease:other', 'someone', 'PX', 60_000);
     // Its own key: the renewal below leaves k:lease:rollout with 1 ms to live, which a release after it could miss.
     await raw.set('k:lease:mine', 'me', 'PX', 60_000);
+    const targets = (revision: number) => JSON.stringify({ revision, pools: { blue: { 'a:80': { state: 'drain' } } }, updatedAt: '', updatedBy: 'x' });
+    await raw.hset('k:targets', 'revision', '1', 'state', targets(1));
     const rollout = (version: number, phase: string) => JSON.stringify({ version, phase });
     t.equal(await raw.eval(PUT_ROLLOUT_LUA, 1, 'k:rollout', String(await redisNow(raw) + 60_000), '', '1', 'running', rollout(1, 'running')), 1);
 
@@ -71,6 +73,8 @@ if (requireRedis(t)) {
     const scripts: Array<[string, string, string[], Array<string | number>]> = [
       ['compare-and-set', COMPARE_AND_SET_LUA, ['k:state', 'k:events'], ['1', '2', JSON.stringify(s2), 'k:changes', JSON.stringify({ revision: 2 }), 200]],
       ['compare-and-set on an empty key', COMPARE_AND_SET_LUA, ['k:other-state', 'k:other-events'], ['', '1', JSON.stringify(s1), 'k:changes', '', 200]],
+      ['targets compare-and-set', COMPARE_AND_SET_TARGETS_LUA, ['k:targets', 'k:events'], ['1', '2', targets(2), 'k:targets-changes', JSON.stringify({ revision: 2, kind: 'target' }), 200]],
+      ['targets compare-and-set on an empty key', COMPARE_AND_SET_TARGETS_LUA, ['k:other-targets', 'k:other-events'], ['0', '1', targets(1), 'k:targets-changes', '', 200]],
       ['put rollout', PUT_ROLLOUT_LUA, ['k:rollout'], ['1', '2', 'aborted', rollout(2, 'aborted')]],
       ['hold a free lease', HOLD_LEASE_LUA, ['k:lease:free'], ['me', 60_000]],
       ['renew a lease', HOLD_LEASE_LUA, ['k:lease:rollout'], ['me', 1]],
@@ -96,6 +100,7 @@ if (requireRedis(t)) {
     }
     t.notSame(await snapshot(raw), before, 'and then they do change things');
     t.equal(await raw.hget('k:state', 'revision'), '2');
+    t.equal(await raw.hget('k:targets', 'revision'), '2');
   });
 
   t.test('a commit held in the socket while Redis is frozen is refused when Redis resumes; one that runs in time commits', async (t) => {
