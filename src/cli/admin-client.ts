@@ -43,7 +43,12 @@ export class AdminClient {
     return this.call<T>('PUT', path, body, headers);
   }
 
-  private async call<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, extra: Record<string, string> = {}): Promise<T> {
+  /** DELETE, with an optional JSON body (`DELETE /pools/:pool/targets/:id` takes `{ force?, reason? }`). */
+  delete<T = unknown>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
+    return this.call<T>('DELETE', path, body, headers);
+  }
+
+  private async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, extra: Record<string, string> = {}): Promise<T> {
     const headers: Record<string, string> = { 'x-switchyard-actor': actorName(), ...extra };
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';

@@ -94,7 +94,8 @@ function stateText(pool: { state: string; drainingSince: string | null; drainedA
   return pool.state;
 }
 
-function age(since: string, now: Date): string {
+/** `4s`, `2m05s`, `1h03m` since an ISO time (empty for one that does not parse). */
+export function age(since: string, now: Date): string {
   const ms = now.getTime() - Date.parse(since);
   if (!Number.isFinite(ms)) return '';
   const seconds = Math.max(0, Math.floor(ms / 1000));
@@ -151,11 +152,23 @@ export function formatRollout(rollout: Record<string, unknown> | null): string {
 const weightsText = (weights: unknown): string =>
   weights === null || weights === undefined ? '-' : Object.entries(weights as Record<string, number>).map(([pool, weight]) => `${pool}=${weight}`).join(' ');
 
+/** A target event's side (SPEC §11): `drain 100` (state, weight); `-` for none (added or removed). */
+const targetStateText = (side: unknown): string => {
+  if (side === null || typeof side !== 'object') return '-';
+  const { state, weight } = side as { state?: unknown; weight?: unknown };
+  return `${String(state)} ${String(weight)}`;
+};
+
 export function formatEvents(events: ReadonlyArray<Record<string, unknown>>): string {
   if (events.length === 0) return 'no events\n';
-  return `${table(['AT', 'REV', 'KIND', 'WHO', 'FROM', 'TO', 'WHY'], events.map((event) => [
-    String(event.at), String(event.revision), String(event.kind), String(event.who), weightsText(event.from), weightsText(event.to), String(event.reason ?? ''),
-  ]))}\n`;
+  return `${table(['AT', 'REV', 'KIND', 'WHO', 'FROM', 'TO', 'WHY'], events.map((event) => {
+    // A target change names its target in KIND and shows its state and weight, not pool weights.
+    const target = event.target as { pool?: unknown; id?: unknown; from?: unknown; to?: unknown } | undefined;
+    const [kind, from, to] = target === undefined || target === null
+      ? [String(event.kind), weightsText(event.from), weightsText(event.to)]
+      : [`${String(event.kind)} ${String(target.pool)}/${String(target.id)}`, targetStateText(target.from), targetStateText(target.to)];
+    return [String(event.at), String(event.revision), kind, String(event.who), from, to, String(event.reason ?? '')];
+  }))}\n`;
 }
 
 /** POST /reload's answer (ReloadSummary in main.ts), read tolerantly. */

@@ -2,12 +2,14 @@
 // rather than the API's body fields). Pure: the refusal and the command in, text out.
 import type { RefusedError } from './admin-client.js';
 
-/** Commands that take --force (SPEC §2). */
-const FORCE_COMMANDS = new Set(['flip', 'weights', 'rollback']);
+/** Commands that take --force (SPEC §2, §11). */
+const FORCE_COMMANDS = new Set(['flip', 'weights', 'rollback', 'target drain', 'target maint', 'target remove']);
+/** Refusals that `force` overrides. */
+const FORCE_CODES = new Set(['POOL_UNHEALTHY', 'LAST_TARGET']);
 
 /** The server's message with API wording put in CLI terms: `force` is `--force` here. */
 export function cliMessage(err: RefusedError, command: string | null): string {
-  if (err.code === 'POOL_UNHEALTHY' && command !== null && FORCE_COMMANDS.has(command)) {
+  if (FORCE_CODES.has(err.code) && command !== null && FORCE_COMMANDS.has(command)) {
     return err.message.replace(/\(use force to override\)/, '(use --force to override)');
   }
   return err.message;
@@ -23,6 +25,13 @@ export function hintFor(err: RefusedError, command: string | null, tokenGiven: b
   if (err.code === 'POOL_UNHEALTHY' && command !== null && FORCE_COMMANDS.has(command) && !/--force/.test(cliMessage(err, command))) {
     return `hint: switchyard ${command} … --force gives it traffic anyway`;
   }
+  if (err.code === 'LAST_TARGET') {
+    // The server's message names `force`; what it does not say is how to avoid needing it.
+    const force = command !== null && FORCE_COMMANDS.has(command) && !/--force/.test(cliMessage(err, command)) ? `; switchyard ${command} … --force takes it out anyway` : '';
+    return `hint: move the pool's traffic first (switchyard flip / weights) or add a target (switchyard target add)${force}`;
+  }
+  if (err.code === 'UNKNOWN_TARGET') return 'hint: `switchyard targets POOL` lists the pool\'s target ids (host:port)';
+  if (err.code === 'DUPLICATE_TARGET') return 'hint: `switchyard targets POOL` shows it; `switchyard target ready|weight` changes it';
   if (err.code === 'POOL_ALREADY_ACTIVE') return 'hint: nothing to roll out; `switchyard status` shows the weights';
   if (err.code === 'ROLLOUT_RUNNING') return 'hint: `switchyard rollout status` shows it; `switchyard rollout abort` or `promote` ends it';
   return null;

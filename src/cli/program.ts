@@ -26,7 +26,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   registerServerCommands(program, io, run);
   registerClientCommands(program, io, run);
   program.hook('preAction', (_program, command) => {
-    ran.command = command.name();
+    // A subcommand is named with its group (`target drain`), as its hints and messages say it.
+    const group = command.parent !== null && command.parent !== program ? `${command.parent.name()} ` : '';
+    ran.command = `${group}${command.name()}`;
     ran.tokenGiven = Boolean(command.opts().token ?? io.env.SWITCHYARD_ADMIN_TOKEN);
   });
 

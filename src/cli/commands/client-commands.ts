@@ -1,5 +1,6 @@
 // Commands that talk to a running Switchyard's admin API: status, flip, weights, rollback
-// (rollout and events in rollout-commands.ts, reload and instances in fleet-commands.ts).
+// (rollout and events in rollout-commands.ts, reload and instances in fleet-commands.ts,
+// targets and target … in target-commands.ts, roll in roll.ts).
 import { Option, type Command } from 'commander';
 import type { StatusView } from '../../admin/status-view.js';
 import { AdminClient, RefusedError } from '../admin-client.js';
@@ -8,6 +9,8 @@ import { EXIT, useColor, type CliIo } from '../io.js';
 import { UsageError, type CommandResult } from '../result.js';
 import { registerRolloutCommands } from './rollout-commands.js';
 import { registerFleetCommands } from './fleet-commands.js';
+import { registerTargetCommands } from './target-commands.js';
+import { registerRollCommand } from './roll.js';
 import { adminUrl } from '../admin-url.js';
 import { onOutputClosed } from '../closed-output.js';
 
@@ -58,6 +61,8 @@ export function registerClientCommands(program: Command, io: CliIo, run: (result
 
   registerRolloutCommands(program, io, run, withClientFlags, clientOf);
   registerFleetCommands(program, io, run, withClientFlags, clientOf);
+  registerTargetCommands(program, io, run, withClientFlags, clientOf);
+  registerRollCommand(program, io, run, withClientFlags, clientOf);
 
   withClientFlags(program.command('status').description('pools, weights, targets, health, in-flight, drain state'))
     .option('--watch [seconds]', `redraw every N seconds (default ${DEFAULT_WATCH_SECONDS}) until Ctrl-C; with --json, one JSON line per refresh`)
