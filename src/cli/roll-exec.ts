@@ -33,13 +33,22 @@ const OUTPUT_GRACE_MS = 250;
 export function runExec(command: string, options: ExecOptions): Promise<ExecResult> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(command, { shell: true, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so that stopping CMD stops what it started too (a shell does not
+    // pass SIGTERM on to `sleep` or `docker compose`); Ctrl-C reaches it through our handler.
+    const child = spawn(command, { shell: true, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let timedOut = false;
     let killTimer: NodeJS.Timeout | undefined;
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        child.kill(signal); // the group is gone already, or no group (not POSIX)
+      }
+    };
     const stop = () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
+      signalGroup('SIGTERM');
+      killTimer = setTimeout(() => signalGroup('SIGKILL'), KILL_AFTER_MS);
     };
     const deadline = setTimeout(() => {
       timedOut = true;

@@ -112,7 +112,8 @@ export async function roll(client: AdminClient, options: RollOptions): Promise<R
       emit('drained', `0 in flight after ${formatMs(Date.now() - drainStart)}`, { drainedAt: drained.drainedAt }, id);
 
       step = 'exec';
-      emit('exec', options.command, { url: view.url }, id);
+      // One line however CMD is written (a `case` over several lines reads fine in a shell, not in a log).
+      emit('exec', options.command.replace(/\s+/g, ' ').trim(), { url: view.url }, id);
       const result = await runExec(options.command, {
         env: { ...options.env, SWITCHYARD_POOL: pool, SWITCHYARD_TARGET: view.url, SWITCHYARD_TARGET_ID: id },
         onLine: (line) => options.onOutput(id, line),

@@ -224,6 +224,27 @@ t.test('a CMD that fails on the second target: exit 1 naming it, it stays in mai
   t.equal(most, 1);
 });
 
+t.test('a new version that never turns healthy: maint after --timeout, exit 1; Ctrl-C stops a roll where it is', async (t) => {
+  const { proxy, app, env } = await setup(t);
+  app.unhealthyNextVersion(app.urls[0]!);
+  const started = Date.now();
+  const roll = await runRoll(env, ['blue', '--exec', app.replaceCommand, '--min-ready', '0s', '--timeout', '1500ms']);
+  t.equal(roll.code, 1, roll.code === 1 ? 'exit 1' : roll.output);
+  t.ok(Date.now() - started < 15_000, 'gave up near --timeout');
+  t.match(roll.output, new RegExp(`roll of blue stopped: ${app.ids[0]}: not healthy for 0ms within 1.5s after CMD; last check failed: 503; left in maint`));
+  t.match((await targetsOf(proxy, 'blue')).map((target) => target.state), ['maint', 'ready', 'ready']);
+  t.equal(await app.versionAt(app.urls[0]!), 2, 'the new version runs, unhealthy');
+
+  // Ctrl-C while CMD runs: CMD is stopped, the target stays out of rotation (drain), exit 1.
+  const child = spawnCli(['roll', 'blue', '--exec', 'echo started; sleep 30'], env);
+  await child.waitFor(/\] started/);
+  child.child.kill('SIGINT');
+  t.equal(await child.exited, 1);
+  t.match(child.output(), /SIGINT: stopping the roll where it is/);
+  t.match(child.output(), new RegExp(`${app.ids[1]} failed: interrupted at exec; left in drain`));
+  t.match((await targetsOf(proxy, 'blue')).map((target) => target.state), ['maint', 'drain', 'ready']);
+});
+
 t.test('standby pool: batches of --max-unavailable 2, a target in maint skipped and left as it is', async (t) => {
   const { proxy, app, env } = await setup(t, 4, 'green');
   const maint = await cli(['target', 'maint', 'green', app.ids[3]!], env);

@@ -21,6 +21,8 @@ export interface VersionedInstances {
   versionAt(url: string): Promise<number | null>;
   /** Makes the next replace of `url` fail: the old version stops, the new one never starts (exit 3). */
   failNextReplace(url: string): void;
+  /** Makes the next version on `url` start but answer 503 to health checks. */
+  unhealthyNextVersion(url: string): void;
 }
 
 /** Starts `count` instances at version 1; every process any replace started is killed at teardown. */
@@ -51,6 +53,7 @@ export async function startVersionedInstances(t: Test, count: number): Promise<V
       }
     },
     failNextReplace: (url) => writeFileSync(join(dir, `fail-${new URL(url).port}`), ''),
+    unhealthyNextVersion: (url) => writeFileSync(join(dir, `unhealthy-${new URL(url).port}`), ''),
   };
 }
 
