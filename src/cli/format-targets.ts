@@ -20,6 +20,8 @@ export interface TargetView {
   ready: boolean;
   inflight: number;
   drainedAt: string | null;
+  /** With `?fleet=1`: this target on every live instance (heartbeats). */
+  fleet?: { instances: number; inflight: number; drainedEverywhere: boolean };
   removing?: boolean;
   lastCheck: { at: string; ok: boolean; status?: number; error?: string; ms: number } | null;
 }

@@ -7,7 +7,7 @@ import type { TargetView } from './format-targets.js';
 import { execFailure, runExec } from './roll-exec.js';
 import { batchRefusal, planRoll, ReadyGate } from './roll-plan.js';
 import type { RollEvent, RollStep } from './roll-progress.js';
-import { formatMs, readTarget, readTargets, targetPath, waitUntil, WaitTimeout, type WaitOptions } from './target-wait.js';
+import { drainedEverywhere, formatMs, readTarget, readTargets, targetPath, waitUntil, WaitTimeout, type WaitOptions } from './target-wait.js';
 
 export interface RollOptions {
   pool: string;
@@ -99,7 +99,7 @@ export async function roll(client: AdminClient, options: RollOptions): Promise<R
       const drainStart = Date.now();
       let drained: TargetView | null;
       try {
-        drained = await waitUntil(() => readTarget(client, pool, id), (current) => current === null || current.drainedAt !== null,
+        drained = await waitUntil(() => readTarget(client, pool, id), (current) => current === null || drainedEverywhere(current),
           `${id} drained`, waitOptions(options.timeoutMs));
       } catch (err) {
         if (!(err instanceof WaitTimeout)) throw err;

@@ -57,9 +57,21 @@ export async function waitUntil<T>(read: () => Promise<T>, done: (value: T) => b
   }
 }
 
-/** The pool's targets (404 UNKNOWN_POOL as a RefusedError). */
+/**
+ * The pool's targets across the fleet (`?fleet=1`: each with `fleet.drainedEverywhere` from every
+ * instance's heartbeat); 404 UNKNOWN_POOL as a RefusedError.
+ */
 export function readTargets(client: AdminClient, pool: string): Promise<TargetView[]> {
-  return client.get<TargetView[]>(targetsPath(pool));
+  return client.get<TargetView[]>(`${targetsPath(pool)}?fleet=1`);
+}
+
+/**
+ * Drained on every instance of the fleet (a request still running on another instance would
+ * fail when CMD stops the target); `drainedAt` alone where the server gives no fleet view.
+ */
+export function drainedEverywhere(view: TargetView | null): boolean {
+  if (view === null) return false;
+  return view.fleet === undefined ? view.drainedAt !== null : view.fleet.drainedEverywhere && view.drainedAt !== null;
 }
 
 /** One target of the pool, or null when the pool has no target with that id (any more). */

@@ -8,7 +8,7 @@ import { parseDuration } from '../duration.js';
 import { formatTargets, targetLine, type TargetView } from '../format-targets.js';
 import { EXIT, useColor, type CliIo } from '../io.js';
 import { ReportedError, UsageError, type CommandResult } from '../result.js';
-import { formatMs, readTarget, readTargets, targetPath, targetsPath, waitUntil, WaitTimeout } from '../target-wait.js';
+import { drainedEverywhere, formatMs, readTarget, readTargets, targetPath, targetsPath, waitUntil, WaitTimeout } from '../target-wait.js';
 
 interface ClientFlags {
   admin?: string;
@@ -75,7 +75,7 @@ export function registerTargetCommands(program: Command, io: CliIo, run: (result
         }
         if (!flags.json) io.out(targetLine(pool, changed));
         const started = Date.now();
-        const done = state === 'ready' ? (view: TargetView | null) => view?.ready === true : (view: TargetView | null) => view?.drainedAt != null;
+        const done = state === 'ready' ? (view: TargetView | null) => view?.ready === true : drainedEverywhere;
         const what = state === 'ready' ? 'back in rotation' : 'drained';
         const final = await waitOrExplain(() => readTarget(client, pool, id), (view) => view === null || done(view), what,
           timeoutMs, (last) => waitFailure(pool, id, state, last));
