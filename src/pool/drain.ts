@@ -5,6 +5,7 @@
 // tunnels included (a tunnel's socket left undici's pool at its 101, so it is cut by name).
 import type { Logger } from '../observe/logger.js';
 import type { Target } from './target.js';
+import { Flag } from './health-flags.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
 export interface DrainOptions {
@@ -73,9 +74,10 @@ export class DrainController {
   }
 
   private targetTimedOut(target: Target): void {
-    const tunnels = target.closeTunnels(`closed by drain timeout (target ${target.adminState === 'ready' ? 'removed' : target.adminState})`);
-    this.options.logger.warn({ kind: 'drain', pool: target.pool, target: target.url, state: target.adminState, inflight: target.inflight, tunnels,
-      timeoutMs: this.options.timeoutMs }, 'drain timeout of a fenced target: cutting what is still running');
+    const why = target.health.has(Flag.REMOVED) ? 'removed' : target.adminState;
+    const tunnels = target.closeTunnels(`closed by drain timeout (target ${why})`);
+    this.options.logger.warn({ kind: 'drain', pool: target.pool, target: target.url, state: why, inflight: target.inflight, tunnels,
+      timeoutMs: this.options.timeoutMs }, `drain timeout of a ${why} target: cutting what is still running`);
     void target.destroyConnections();
   }
 

@@ -32,14 +32,17 @@ const HEALTH_DEFAULTS = {
 /** The problems of a config text that must be refused (no environment unless given). */
 const refuse = (text: string, env: NodeJS.ProcessEnv = {}) => problemsOf(() => parseConfigText(text, env, 'f.yaml'));
 
+const SLOW_START_DEFAULTS = { windowMs: 0, aggression: 1, minWeightPercent: 10 };
+
 t.test('a file with only pools gets every default', async (t) => {
   const config = parseConfigText(BLUE, {});
   t.strictSame(config, {
     listen: { host: '0.0.0.0', port: 8080 },
     admin: { host: '127.0.0.1', port: 9901, token: '', metricsPublic: false },
-    pools: [{ name: 'blue', version: 'unversioned', targets: ['http://127.0.0.1:3001'], healthCheck: HEALTH_DEFAULTS }],
+    pools: [{ name: 'blue', version: 'unversioned', targets: ['http://127.0.0.1:3001'], healthCheck: HEALTH_DEFAULTS, slowStart: SLOW_START_DEFAULTS }],
     routing: { initial: { blue: 100 } },
     healthCheck: HEALTH_DEFAULTS,
+    slowStart: SLOW_START_DEFAULTS,
     passive: { consecutiveFailures: 5, ejectMs: 30000 },
     retries: { attempts: 2 },
     timeouts: { connectMs: 2000, headersMs: 30000, keepAliveMs: 65000 },

@@ -40,11 +40,18 @@ export async function startUpstream(name: string, handler?: Handler, port = 0, h
   };
 }
 
-/** A loopback port with nothing listening (bound, then released). */
+/** Ports closedPort handed out in this process: the kernel may offer a released port again at once. */
+const handedOut = new Set<number>();
+
+/** A loopback port with nothing listening (bound, then released), never one it gave before in this process. */
 export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  for (;;) {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
