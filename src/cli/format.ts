@@ -53,14 +53,21 @@ export function formatStatus(status: StatusView, options: StatusFormatOptions = 
     }),
   );
   const targets = table(
-    header(['POOL', 'TARGET', 'READY', 'HEALTH', 'INFLIGHT', 'LAST CHECK']),
+    header(['POOL', 'TARGET', 'READY', 'STATE', 'WEIGHT', 'HEALTH', 'INFLIGHT', 'LAST CHECK']),
     pools.flatMap(([name, pool]) => pool.targets.map((target) => {
       const health = target.ejected ? 'ejected' : target.healthy ? 'healthy' : 'unhealthy';
       const check = target.lastCheck;
+      // SPEC §11 fields; an older server has none of them.
+      const state = target.removing === true ? 'removing' : target.state ?? 'ready';
+      const weight = target.weight === undefined ? '-'
+        : target.ready && target.effectiveWeight !== undefined && target.effectiveWeight < target.weight
+          ? `${target.effectiveWeight}/${target.weight}` : String(target.weight);
       return [
         name,
         target.url,
         target.ready ? 'yes' : paint('no', 'red', color),
+        paint(state, state === 'ready' ? null : 'yellow', color),
+        weight,
         paint(health, health === 'healthy' ? 'green' : 'red', color),
         String(target.inflight),
         check === null ? '-' : paint(`${check.ok ? 'ok' : 'fail'} ${check.status ?? check.error ?? ''} ${check.ms}ms`, check.ok ? null : 'red', color),

@@ -104,8 +104,11 @@ export interface StateStore extends TargetStateStore {
   close(): Promise<void>;
 }
 
-/** How many change events a store keeps. */
-export const EVENTS_KEPT = 200;
+/**
+ * How many change events a store keeps: a rolling update writes three per target (drain,
+ * maint or ready), so a roll of a large pool must not push the last flips out of the trail.
+ */
+export const EVENTS_KEPT = 1000;
 
 /** Resolves true once the store is up, or false after `timeoutMs` without it. */
 export function waitUntilUp(store: Pick<StateStore, 'up' | 'onUp'>, timeoutMs: number): Promise<boolean> {

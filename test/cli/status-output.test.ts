@@ -235,3 +235,16 @@ t.test('check-config --json: the pools, or every problem', async (t) => {
   t.equal(missing.code, 2);
   t.match(JSON.parse(missing.out), { ok: false, problems: [/file not found/] });
 });
+
+t.test('the targets table shows admin state and weight (effective/declared while slow-starting); an older server shows "-"', async (t) => {
+  const status = sampleStatus() as unknown as { pools: Record<string, { targets: Array<Record<string, unknown>> }> };
+  Object.assign(status.pools.live!.targets[0]!, { state: 'ready', weight: 100, effectiveWeight: 10 });
+  Object.assign(status.pools.canary!.targets[0]!, { state: 'drain', weight: 300, effectiveWeight: 0, ready: false });
+  Object.assign(status.pools.canary!.targets[1]!, { state: 'ready', weight: 100, effectiveWeight: 0, removing: true });
+  const plain = formatStatus(status as unknown as StatusView, { now: new Date('2026-01-01T00:01:05.000Z') });
+  t.match(plain, /POOL\s+TARGET\s+READY\s+STATE\s+WEIGHT\s+HEALTH\s+INFLIGHT\s+LAST CHECK/);
+  t.match(plain, /live\s+http:\/\/a:1\s+yes\s+ready\s+10\/100\s+healthy/);
+  t.match(plain, /canary\s+http:\/\/b:1\s+no\s+drain\s+300\s+healthy/);
+  t.match(plain, /canary\s+http:\/\/b:2\s+no\s+removing\s+100\s+unhealthy/);
+  t.match(plain, /old\s+http:\/\/c:1\s+yes\s+ready\s+-\s+healthy/, 'no SPEC §11 fields: state ready, weight -');
+});
