@@ -46,7 +46,10 @@ export function buildAdminServer(context: AdminContext): FastifyInstance {
   app.setErrorHandler((error: FastifyError | SwitchyardError, request, reply) => {
     if (error instanceof SwitchyardError) return reply.code(error.status).send(error.toJSON());
     if (error.validation !== undefined) {
-      const message = error.validation.map((item) => `${item.instancePath || 'body'} ${item.message ?? 'is invalid'}`).join('; ');
+      const message = error.validation.map((item) => {
+        const allowed = (item.params as { allowedValues?: unknown[] } | undefined)?.allowedValues;
+        return `${item.instancePath || 'body'} ${item.message ?? 'is invalid'}${Array.isArray(allowed) ? `: ${allowed.join(', ')}` : ''}`;
+      }).join('; ');
       return reply.code(400).send(new SwitchyardError('INVALID_BODY', message).toJSON());
     }
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {

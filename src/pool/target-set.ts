@@ -81,6 +81,11 @@ export class TargetSet {
     return this.byName.get(pool)?.targets.find((target) => target.id === id);
   }
 
+  /** Whether the config file lists this target in `pool` (a removal must then be remembered, not just forgotten). */
+  inFile(pool: string, id: string): boolean {
+    return this.configs.some((config) => config.name === pool && config.targets.some((url) => targetId(url) === id));
+  }
+
   /** From now on, a target entering rotation gets slow start (the first round of checks is over). */
   markServing(): void {
     this.serving = true;

@@ -57,13 +57,45 @@ export class TargetControl {
     return this.state;
   }
 
+  /**
+   * Re-reads the store. An empty store (a Redis restarted without persistence, or flushed) is
+   * seeded back with our document, as the routing state is; a stored revision below ours means
+   * the store was reset and somebody has written since: the store is the truth, we follow it
+   * (otherwise this instance would ignore every change until its own revision was passed).
+   */
   async resync(): Promise<void> {
+    const { store, logger } = this.options;
     try {
-      const stored = await this.options.store.getTargets();
-      if (stored !== null) this.adopt(stored);
+      const stored = await store.getTargets();
+      if (stored === null) {
+        if (this.state.revision > 0 && await store.compareAndSetTargets(null, this.state)) {
+          logger.warn({ kind: 'state', revision: this.state.revision }, 'the state store had no targets document: seeded it back with ours');
+        }
+        return;
+      }
+      if (stored.revision >= this.state.revision) {
+        this.adopt(stored);
+        return;
+      }
+      // Older than ours: our own commit may have landed between that read and now. A read
+      // started after it sees the commit; if it still shows an older document, the store was reset.
+      const again = await store.getTargets();
+      if (again === null || again.revision >= this.state.revision) {
+        if (again !== null) this.adopt(again);
+        return;
+      }
+      logger.warn({ kind: 'state', ours: this.state.revision, stored: again.revision },
+        'the state store\'s targets document is older than ours (the store was reset): following the store');
+      this.follow(again);
     } catch {
       // The store is down: keep the last document; its onUp brings us back here.
     }
+  }
+
+  /** Applies a document whatever its revision: the store's, after it was reset. */
+  private follow(state: TargetsState): void {
+    this.state = state;
+    this.options.onApply(state);
   }
 
   /** Applies a document if it is newer than ours. */
@@ -98,7 +130,8 @@ export class TargetControl {
         target: { pool: request.pool, id: request.id, from, to },
       };
       if (await unavailableOnError(store.compareAndSetTargets(base.revision, next, event))) {
-        this.adopt(next);
+        // Committed: ours now, even below our old revision (the store was reset meanwhile).
+        if (!this.adopt(next)) this.follow(next);
         logger.info({ kind: 'admin', who: request.actor, pool: request.pool, target: request.id, from, to, revision: next.revision,
           reason: request.reason }, 'target changed');
         return next;

@@ -175,3 +175,42 @@ t.test('?fleet=1: a target drained on every instance (this one live, not a heart
   t.match(byId[second].fleet, { instances: 1, drainedEverywhere: false }, 'a ready target is not drained');
   t.equal((await admin.call({ method: 'GET', url: '/pools/blue/targets?fleet=2' })).status, 400);
 });
+
+t.test('ids are normalised like URLs; a target belongs to one pool; a removal of a file target is remembered whoever added it', async (t) => {
+  const admin = await setup(t);
+  const port = new URL(admin.blue[0]!.url).port;
+  const extra = await startUpstream('blue-3');
+  t.teardown(() => extra.close());
+  const extraPort = new URL(extra.url).port;
+  t.equal((await admin.call({ method: 'POST', url: '/pools/blue/targets', payload: { url: `http://LocalHost:${extraPort}/` } })).status, 201);
+  let res = await admin.call({ method: 'PUT', url: `/pools/blue/targets/LOCALHOST:${extraPort}`, payload: { weight: 5 } });
+  t.equal(res.status, 200, 'an upper-case host names the same target');
+  t.equal(res.body.id, `localhost:${extraPort}`);
+  res = await admin.call({ method: 'PUT', url: `/pools/blue/targets/127.000.000.001:${port}`, payload: { weight: 6 } });
+  t.equal(res.body.id, `127.0.0.1:${port}`, 'an IPv4 address in another spelling names the same target');
+
+  const before = await targetsSnapshot(admin);
+  res = await admin.call({ method: 'POST', url: '/pools/blue/targets', payload: { url: admin.green[0]!.url } });
+  t.equal(res.status, 409);
+  t.equal(res.body.error.code, 'DUPLICATE_TARGET');
+  t.match(res.body.error.message, /already in pool green/);
+  t.same(await targetsSnapshot(admin), before, 'nothing changed');
+
+  // An API target the file later lists too (the reload's reconcile, without a file): deleting it
+  // must remove it for good, not only forget the API's entry.
+  const switchyard = admin.proxy.switchyard;
+  switchyard.pools.reconcile(switchyard.config.pools.map((pool) =>
+    pool.name === 'blue' ? { ...pool, targets: [...pool.targets, `http://localhost:${extraPort}`] } : pool));
+  res = await admin.call({ method: 'DELETE', url: `/pools/blue/targets/localhost:${extraPort}` });
+  t.equal(res.status, 202);
+  t.same(switchyard.targets.current.pools.blue?.[`localhost:${extraPort}`], { removed: true });
+  await waitFor('it left the pool', async () =>
+    (await admin.call({ method: 'GET', url: '/pools/blue/targets' })).body.every((target: { id: string }) => target.id !== `localhost:${extraPort}`));
+});
+
+t.test('a wrong state value names the allowed ones', async (t) => {
+  const admin = await setup(t);
+  const res = await admin.call({ method: 'PUT', url: `/pools/blue/targets/${idOf(admin.blue[0]!.url)}`, payload: { state: 'READY' } });
+  t.equal(res.status, 400);
+  t.equal(res.body.error.message, '/state must be equal to one of the allowed values: ready, drain, maint');
+});

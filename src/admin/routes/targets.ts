@@ -19,7 +19,8 @@ import { Flag } from '../../pool/health-flags.js';
 import type { UpstreamPool } from '../../pool/upstream-pool.js';
 import type { TargetEventState } from '../../state/store.js';
 
-const State = Type.Union(ADMIN_STATES.map((state) => Type.Literal(state)));
+// An enum (not a union of literals) so a wrong value is one clear error naming the allowed ones.
+const State = Type.Unsafe<AdminState>({ type: 'string', enum: [...ADMIN_STATES] });
 const Weight = Type.Integer({ minimum: MIN_TARGET_WEIGHT, maximum: MAX_TARGET_WEIGHT });
 const common = { force: Type.Optional(Type.Boolean()), reason: Type.Optional(Type.String({ maxLength: 500 })) };
 const PutBody = Type.Object({ state: Type.Optional(State), weight: Type.Optional(Weight), ...common },
@@ -37,8 +38,8 @@ export function targetRoutes(app: FastifyInstance, context: AdminContext): void 
     if (pool === undefined) throw new SwitchyardError('UNKNOWN_POOL', `no pool named ${JSON.stringify(name)}`, undefined, 404);
     return pool;
   };
-  const liveTarget = (pool: UpstreamPool, id: string): Target => {
-    if (!isTargetId(id)) throw new SwitchyardError('INVALID_TARGET', `${JSON.stringify(id)} is not a target id (host:port)`);
+  const liveTarget = (pool: UpstreamPool, text: string): Target => {
+    const id = normalizeId(text);
     const target = pool.targets.find((candidate) => candidate.id === id);
     if (target === undefined) throw new SwitchyardError('UNKNOWN_TARGET', `pool ${pool.name} has no target ${id}`, undefined, 404);
     return target;
@@ -59,7 +60,8 @@ export function targetRoutes(app: FastifyInstance, context: AdminContext): void 
   });
 
   app.put('/pools/:pool/targets/:id', { schema: { params: Params, body: PutBody } }, async (request, reply) => {
-    const { pool: name, id } = request.params as Static<typeof Params>;
+    const { pool: name, id: text } = request.params as Static<typeof Params>;
+    const id = normalizeId(text);
     const body = request.body as Static<typeof PutBody>;
     const pool = poolOf(name);
     if (body.state === undefined && body.weight === undefined) throw new SwitchyardError('INVALID_BODY', 'body needs "state" or "weight"');
@@ -93,6 +95,12 @@ export function targetRoutes(app: FastifyInstance, context: AdminContext): void 
         if (existing !== undefined && !existing.health.has(Flag.REMOVED)) {
           throw new SwitchyardError('DUPLICATE_TARGET', `pool ${name} already has target ${id} (${existing.url})`);
         }
+        // As in the file (one target, one pool): draining a host in one pool must take it out of rotation.
+        const elsewhere = context.pools().pools.find((other) => other !== pool
+          && other.targets.some((target) => target.id === id && !target.health.has(Flag.REMOVED)));
+        if (elsewhere !== undefined) {
+          throw new SwitchyardError('DUPLICATE_TARGET', `target ${id} is already in pool ${elsewhere.name}; a target belongs to one pool`);
+        }
       },
       edit: () => compact({ url: url.origin, state: body.state, weight: body.weight }),
       describe: (_before, after) => ({ from: null, to: declared(after ?? {}) }),
@@ -102,7 +110,8 @@ export function targetRoutes(app: FastifyInstance, context: AdminContext): void 
   });
 
   app.delete('/pools/:pool/targets/:id', { schema: { params: Params, body: DeleteBody } }, async (request, reply) => {
-    const { pool: name, id } = request.params as Static<typeof Params>;
+    const { pool: name, id: text } = request.params as Static<typeof Params>;
+    const id = normalizeId(text);
     const body = (request.body ?? null) as Static<typeof DeleteBody>;
     const pool = poolOf(name);
     const target = liveTarget(pool, id);
@@ -112,12 +121,27 @@ export function targetRoutes(app: FastifyInstance, context: AdminContext): void 
       check: () => {
         if (body?.force !== true) guardLastTarget(pool, target);
       },
-      // A file target is remembered as removed (a reload does not bring it back); an API one is forgotten.
-      edit: (before) => (target.source === 'config' ? { removed: true } : before?.url === undefined ? { removed: true } : undefined),
+      // A target the file lists is remembered as removed (a reload does not bring it back),
+      // whoever added it; one only the API added is forgotten.
+      edit: () => (context.pools().inFile(name, id) ? { removed: true } : undefined),
       describe: (before) => ({ from: declared(before ?? {}, target.url), to: null }),
     });
     return answer(reply, 202, target);
   });
+}
+
+/**
+ * A path's target id as the live set writes it: `host:port` with the host lower-cased and an
+ * IPv6 address in canonical form (`[0:0::1]:80` → `[::1]:80`), as the URL parser does for targets.
+ * Throws INVALID_TARGET for anything else.
+ */
+function normalizeId(text: string): string {
+  if (!isTargetId(text)) throw new SwitchyardError('INVALID_TARGET', `${JSON.stringify(text)} is not a target id (host:port)`);
+  try {
+    return targetId(new URL(`http://${text}`));
+  } catch {
+    throw new SwitchyardError('INVALID_TARGET', `${JSON.stringify(text)} is not a target id (host:port)`);
+  }
 }
 
 function changeContext(request: FastifyRequest, context: AdminContext, reason: string | undefined) {
