@@ -30,7 +30,8 @@ t.test('formatStatus shows pools, targets and health', async (t) => {
   const text = formatStatus(status);
   t.match(text, /revision 4 · updated 2026-01-01T00:00:00.000Z by ann@127.0.0.1 \(release\)/);
   t.match(text, /blue\s+1\.0\.0\s+0\s+draining\s+1\/2\s+3/);
-  t.match(text, /http:\/\/a:1\s+yes\s+healthy\s+3\s+ok 200 2ms/);
-  t.match(text, /http:\/\/a:2\s+no\s+ejected\s+0\s+-/);
-  t.match(text, /http:\/\/b:1\s+no\s+unhealthy\s+0\s+fail ECONNREFUSED 1ms/);
+  // An older server's targets carry no admin state or weight: `ready` and `-`.
+  t.match(text, /http:\/\/a:1\s+yes\s+ready\s+-\s+healthy\s+3\s+ok 200 2ms/);
+  t.match(text, /http:\/\/a:2\s+no\s+ready\s+-\s+ejected\s+0\s+-/);
+  t.match(text, /http:\/\/b:1\s+no\s+ready\s+-\s+unhealthy\s+0\s+fail ECONNREFUSED 1ms/);
 });
