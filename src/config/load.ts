@@ -9,8 +9,8 @@ import { ConfigError } from '../errors.js';
 import { expandEnv } from './expand.js';
 import { inFileOrder, valueKeyOrder, yamlKeyOrder, type KeyOrder } from './file-order.js';
 import { formatKeyPath, formatProblem, pathWithin, pointerToSegments, type KeyedProblem } from './key-path.js';
-import { unknownKeyMessage } from './known-keys.js';
-import { ConfigSchema, DEFAULT_VERSION, type Config, type RawConfig } from './schema.js';
+import { schemaAt, unknownKeyMessage } from './known-keys.js';
+import { ConfigSchema, DEFAULT_VERSION, DISCOVER_DEFAULTS, type Config, type RawConfig } from './schema.js';
 import { semanticIssues } from './validate.js';
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
@@ -78,9 +78,16 @@ function schemaProblems(value: unknown): KeyedProblem[] {
     const segments = pointerToSegments(error.path, value);
     const path = formatKeyPath(segments);
     if (byPath.has(path)) continue; // the first reason for a key is the useful one
-    byPath.set(path, error.message === 'Unexpected property' ? unknownKeyMessage(ConfigSchema, segments) : error.message.toLowerCase());
+    byPath.set(path, error.message === 'Unexpected property' ? unknownKeyMessage(ConfigSchema, segments) : choiceMessage(segments) ?? error.message.toLowerCase());
   }
   return [...byPath].map(([path, message]) => ({ path, message }));
+}
+
+/** For a key that takes one of fixed strings (`discover.type`), the allowed ones: TypeBox only says "expected union value". */
+function choiceMessage(segments: Parameters<typeof schemaAt>[1]): string | undefined {
+  const choices = schemaAt(ConfigSchema, segments)?.anyOf as TSchema[] | undefined;
+  if (choices === undefined || !choices.every((choice) => typeof choice.const === 'string')) return undefined;
+  return `must be one of ${choices.map((choice) => choice.const as string).join(', ')}`;
 }
 
 const NUMERIC = /^-?\d+(\.\d+)?$/;
@@ -126,7 +133,8 @@ function finish(raw: RawConfig): Config {
   const pools = Object.entries(raw.pools).map(([name, pool]) => ({
     name,
     version: pool.version ?? DEFAULT_VERSION,
-    targets: pool.targets.map((target) => new URL(target).origin),
+    targets: (pool.targets ?? []).map((target) => new URL(target).origin),
+    ...(pool.discover === undefined ? {} : { discover: { ...DISCOVER_DEFAULTS, ...pool.discover } }),
     healthCheck: { ...raw.healthCheck, ...pool.healthCheck },
     slowStart: { ...raw.slowStart, ...pool.slowStart },
   }));

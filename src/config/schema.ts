@@ -45,10 +45,35 @@ export const PoolSlowStartSchema = Type.Partial(
   { additionalProperties: false },
 );
 
+/** One of a fixed set of strings, with a default (load.ts names the allowed values when another is given). */
+const oneOf = <T extends string>(values: readonly T[], fallback: T) =>
+  Type.Union(values.map((value) => Type.Literal(value)), { default: fallback });
+
+/**
+ * SPEC §12: a pool's targets from a DNS name — one target `scheme://address:port` per address.
+ * `port` is required for A/AAAA (validate.ts; SRV records carry their own). Times in ms:
+ * re-resolved after min(TTL, refreshMs) + jitter; the last good set outlives DNS failures by `holdMs`.
+ */
+export const DiscoverSchema = Type.Object(
+  {
+    dns: Type.String({ minLength: 1 }),
+    port: optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    // Optional here, defaulted in load.ts: TypeBox fills defaults only along keys that have one,
+    // and `discover` cannot default to {} (its absence means "no discovery").
+    scheme: optional(oneOf(['http', 'https'] as const, 'http')),
+    type: optional(oneOf(['A', 'AAAA', 'A+AAAA', 'SRV'] as const, 'A')),
+    refreshMs: optional(positive(30000)),
+    holdMs: optional(ms(300000)),
+  },
+  { additionalProperties: false },
+);
+
 export const PoolSchema = Type.Object(
   {
     version: optional(Type.String()),
-    targets: Type.Array(Type.String(), { minItems: 1 }),
+    /** Optional when `discover` is given (validate.ts: a pool needs one of them). */
+    targets: optional(Type.Array(Type.String())),
+    discover: optional(DiscoverSchema),
     healthCheck: optional(PoolHealthCheckSchema),
     slowStart: optional(PoolSlowStartSchema),
   },
@@ -104,6 +129,8 @@ export const ConfigSchema = Type.Object(
     retries: block({ attempts: Type.Integer({ minimum: 0, maximum: 10, default: 2 }) }),
     timeouts: block({ connectMs: positive(2000), headersMs: positive(30000), keepAliveMs: positive(65000) }),
     limits: LimitsSchema,
+    /** SPEC §12: DNS servers for discovery, `ip` or `ip:port` (`[v6]:port`); empty = the system's resolv.conf. */
+    resolver: block({ servers: Type.Array(Type.String(), { default: [] }) }),
     drain: block({ timeoutMs: ms(30000) }),
     shutdown: block({ graceMs: ms(30000) }),
     state: block({
@@ -133,14 +160,19 @@ export type RawConfig = Static<typeof ConfigSchema>;
 export type HealthCheckConfig = Static<typeof HealthCheckSchema>;
 export type SlowStartConfig = Static<typeof SlowStartSchema>;
 export type LimitsConfig = Static<typeof LimitsSchema>;
+/** `discover` with defaults applied (`port` absent only for SRV). */
+export type DiscoverConfig = Required<Omit<Static<typeof DiscoverSchema>, 'port'>> & { port?: number };
+export const DISCOVER_DEFAULTS = { scheme: 'http', type: 'A', refreshMs: 30000, holdMs: 300000 } as const satisfies Partial<DiscoverConfig>;
 /** The limits with every default, for parts built without a config file (tests, the demo). */
 export const DEFAULT_LIMITS: Readonly<LimitsConfig> = Object.freeze(Value.Default(LimitsSchema, {}) as LimitsConfig);
 
 export interface PoolConfig {
   name: string;
   version: string;
-  /** Target origins from the file, in file order (`source: config`). */
+  /** Target origins from the file, in file order (`source: config`); empty when the file has none. */
   targets: string[];
+  /** DNS discovery (SPEC §12): more targets, `source: dns`. */
+  discover?: DiscoverConfig;
   healthCheck: HealthCheckConfig;
   slowStart: SlowStartConfig;
 }

@@ -33,6 +33,17 @@ export function semanticIssues(raw: RawConfig): KeyedProblem[] {
     const pool = record(pools![name]);
     if (pool === undefined) continue;
     const targets = Array.isArray(pool.targets) ? (pool.targets as unknown[]) : [];
+    const discover = record(pool.discover);
+    // An empty list is allowed only beside `discover`: a pool with nothing to route to is a typo.
+    if ((pool.targets === undefined || Array.isArray(pool.targets)) && targets.length === 0 && pool.discover === undefined) {
+      add(`pools.${name}.targets`, pool.targets === undefined ? 'required (or discover)' : 'at least one target is required (or discover)');
+    }
+    if (discover !== undefined && discover.type !== 'SRV' && discover.port === undefined && typeof discover.dns === 'string') {
+      add(`pools.${name}.discover.port`, `required for type ${String(discover.type ?? 'A')} (only SRV records carry their own ports)`);
+    }
+    if (typeof discover?.dns === 'string' && discover.dns !== '' && !DNS_NAME.test(discover.dns)) {
+      add(`pools.${name}.discover.dns`, `not a DNS name (${JSON.stringify(discover.dns)})`);
+    }
     targets.forEach((target, index) => {
       if (typeof target !== 'string') return;
       const where = `pools.${name}.targets[${index}]`;
@@ -86,11 +97,32 @@ export function semanticIssues(raw: RawConfig): KeyedProblem[] {
     && [listen.port, admin.port].includes(preview.port)) {
     add('preview.port', `${preview.port} is already used by listen or admin`);
   }
+  const servers = record(file.resolver)?.servers;
+  if (Array.isArray(servers)) {
+    (servers as unknown[]).forEach((server, index) => {
+      if (typeof server === 'string' && !isResolverServer(server)) {
+        add(`resolver.servers[${index}]`, `not "ip" or "ip:port" (${JSON.stringify(server)})`);
+      }
+    });
+  }
   const state = record(file.state);
   if (state !== undefined && state.store === 'redis' && typeof state.url === 'string' && !/^rediss?:\/\//.test(state.url)) {
     add('state.url', `not a redis:// or rediss:// URL (${state.url})`);
   }
   return problems;
+}
+
+/** Labels of letters, digits, `-` and `_` (SRV names: `_http._tcp.app`), an optional final dot. */
+const DNS_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/** What node's `Resolver.setServers` takes: `1.2.3.4`, `1.2.3.4:53`, `::1`, `[::1]:53` (port 1..65535). */
+export function isResolverServer(text: string): boolean {
+  if (isIP(text) !== 0) return true;
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  if (match === null) return false;
+  const port = Number(match[3]);
+  const host = match[1] ?? match[2]!;
+  return port >= 1 && port <= 65535 && (match[1] === undefined ? isIP(host) === 4 : isIP(host) === 6);
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {

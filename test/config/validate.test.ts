@@ -23,6 +23,7 @@ function raw(change: (config: RawConfig) => void = () => {}): RawConfig {
     retries: { attempts: 2 },
     timeouts: { connectMs: 2000, headersMs: 30000, keepAliveMs: 65000 },
     limits: { maxHeaderBytes: 16384, requestHeadMs: 60000, requestBodyIdleMs: 30000, maxRequestBodyBytes: 0, maxPendingPerTarget: 1024, maxConnectionsPerTarget: 256 },
+    resolver: { servers: [] },
     drain: { timeoutMs: 30000 },
     shutdown: { graceMs: 30000 },
     state: { store: 'memory', url: 'redis://127.0.0.1:6379', prefix: 'switchyard:', cluster: false, opTimeoutMs: 2000 },
