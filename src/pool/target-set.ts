@@ -38,6 +38,32 @@ interface Desired {
   source: TargetSource;
   state: AdminState;
   weight: number;
+  /** Set for `source: dns`: copied onto the target for status. */
+  dns?: { ttlMs: number | null; resolvedAt: number | null };
+}
+
+/** One discovered address as a target: its URL (`http://10.0.0.1:8000`) and weight (1..1000; SRV gives it, else 100). */
+export interface DiscoveredTarget {
+  url: string;
+  weight: number;
+}
+
+/**
+ * A pool's discovery as status shows it (SPEC §12). Epoch ms; `ttlMs` of the last good answer;
+ * `lastError` the last query's failure kind (`NXDOMAIN`, `SERVFAIL`, …), null after a good one;
+ * `stale` while the targets are a held last good set.
+ */
+export interface DiscoveryInfo {
+  stale: boolean;
+  lastError: string | null;
+  resolvedAt: number | null;
+  lastGoodAt: number | null;
+  ttlMs: number | null;
+}
+
+interface Discovered {
+  targets: readonly DiscoveredTarget[];
+  info: DiscoveryInfo;
 }
 
 export interface TargetSetOptions {
@@ -51,6 +77,8 @@ export class TargetSet {
   private byName = new Map<string, UpstreamPool>();
   private configs: readonly PoolConfig[] = [];
   private overrides: TargetsState | null = null;
+  /** The third source: pool name → its last discovered set (only pools whose config has `discover`). */
+  private discovered = new Map<string, Discovered>();
   /** Targets made before the proxy first served skip slow start on their first `ready`. */
   private serving = false;
   private readonly slowStart = new Map<string, SlowStartConfig>();
@@ -98,12 +126,36 @@ export class TargetSet {
   }
 
   /**
+   * DNS discovery's answer for `pool` (SPEC §12), the whole set each time: new addresses are
+   * created (source dns, health-checked before rotation), addresses gone from the set drain and
+   * leave like any removal. An address the file also lists stays `source: config`; the API's
+   * overrides (state, weight, removed) apply by id. Ignored for a pool that does not (or no
+   * longer) discover — a late answer racing a reload must not bring targets back.
+   */
+  applyDiscovered(pool: string, targets: readonly DiscoveredTarget[], info: DiscoveryInfo): Reconciled {
+    if (!this.configs.some((config) => config.name === pool && config.discover !== undefined)) {
+      return { addedTargets: [], removedTargets: [], addedPools: [], removedPools: [] };
+    }
+    this.discovered.set(pool, { targets, info });
+    return this.reconcile(this.configs);
+  }
+
+  /** The pool's discovery state, or undefined when it does not discover or has had no answer yet. */
+  discovery(pool: string): DiscoveryInfo | undefined {
+    return this.discovered.get(pool)?.info;
+  }
+
+  /**
    * Makes the live set match the file's pools plus the overrides: kept targets (by id) keep
    * their connections, health and counters; new ones are created and watched; the rest are
    * fenced and leave once drained. Admin states and weights are applied to every target.
    */
   reconcile(configs: readonly PoolConfig[]): Reconciled {
     this.configs = configs;
+    // A pool that stopped discovering (reload) loses its discovered targets now.
+    for (const name of this.discovered.keys()) {
+      if (!configs.some((config) => config.name === name && config.discover !== undefined)) this.discovered.delete(name);
+    }
     const result: Reconciled = { addedTargets: [], removedTargets: [], addedPools: [], removedPools: [] };
     const next: UpstreamPool[] = [];
     for (const config of configs) {
@@ -115,7 +167,7 @@ export class TargetSet {
       pool.version = config.version;
       pool.healthCheck = config.healthCheck;
       this.slowStart.set(config.name, config.slowStart);
-      this.reconcilePool(pool, desiredTargets(config, this.overrides?.pools[config.name] ?? {}), result);
+      this.reconcilePool(pool, desiredTargets(config, this.overrides?.pools[config.name] ?? {}, this.discovered.get(config.name)), result);
       next.push(pool);
     }
     const kept = new Set(configs.map((config) => config.name));
@@ -157,6 +209,7 @@ export class TargetSet {
         this.revive(pool, target);
       }
       target.source = want.source;
+      target.dns = want.dns ?? null;
       target.slowStart = this.slowStart.get(pool.name)!;
       target.weight = want.weight;
       this.applyState(pool, target, want.state);
@@ -239,8 +292,8 @@ export class TargetSet {
   }
 }
 
-/** The file's targets plus the API's, minus the API's removals, with declared state and weight. */
-function desiredTargets(config: PoolConfig, overrides: Record<string, TargetOverride>): Map<string, Desired> {
+/** The file's targets plus the API's plus DNS's, minus the API's removals, with declared state and weight. */
+function desiredTargets(config: PoolConfig, overrides: Record<string, TargetOverride>, discovered: Discovered | undefined): Map<string, Desired> {
   const desired = new Map<string, Desired>();
   const declare = (url: string, source: TargetSource, override: TargetOverride | undefined) => {
     desired.set(targetId(url), {
@@ -255,6 +308,16 @@ function desiredTargets(config: PoolConfig, overrides: Record<string, TargetOver
   for (const [id, override] of Object.entries(overrides)) {
     if (override.url === undefined || override.removed === true || desired.has(id)) continue;
     declare(override.url, 'api', override);
+  }
+  // Last: an address the file or the API already names keeps that source (and its URL).
+  for (const { url, weight } of discovered?.targets ?? []) {
+    const id = targetId(url);
+    const override = overrides[id];
+    if (desired.has(id) || override?.removed === true) continue;
+    desired.set(id, {
+      url, source: 'dns', state: override?.state ?? 'ready', weight: override?.weight ?? weight,
+      dns: { ttlMs: discovered!.info.ttlMs, resolvedAt: discovered!.info.lastGoodAt },
+    });
   }
   return desired;
 }

@@ -26,6 +26,8 @@ export class Target {
   readonly pool: string;
   readonly health = new HealthFlags();
   source: TargetSource = 'config';
+  /** For `source: dns` (SPEC §12): the TTL (ms) of the answer that last listed it, and when that was (epoch ms); null otherwise. */
+  dns: { ttlMs: number | null; resolvedAt: number | null } | null = null;
   /** Declared by operators (SPEC §11); the target set applies it, with the ADMIN_FENCED flag. */
   adminState: AdminState = 'ready';
   /** Share of its pool's traffic relative to its siblings (1..1000, default 100). */
