@@ -17,6 +17,7 @@ import { PassiveEjector, type EjectionEvent } from './health/passive-ejector.js'
 import { AccessLog, createLogger, type Logger } from './observe/logger.js';
 import { DrainController } from './pool/drain.js';
 import { TargetSet } from './pool/target-set.js';
+import { Discoverer } from './discovery/discoverer.js';
 import type { Target } from './pool/target.js';
 import type { UpstreamPool } from './pool/upstream-pool.js';
 import { ProxyServer } from './proxy/proxy-server.js';
@@ -79,6 +80,8 @@ export class Switchyard {
   readonly health: ActiveHealthChecker;
   readonly ejector: PassiveEjector;
   readonly drain: DrainController;
+  /** DNS discovery (SPEC §12): one loop per pool with `discover`, feeding the target set. */
+  readonly discovery: Discoverer;
   readonly fleet: Fleet;
   readonly meter = new PoolMeter();
   /** Requests and errors per pool per second, last minute: the dashboard's GET /stats. */
@@ -117,7 +120,9 @@ export class Switchyard {
       },
       logger: this.logger,
     });
-    this.metrics = new Metrics({ pools: () => this.pools.pools, storeUp: () => this.store.up });
+    this.discovery = new Discoverer({ sink: this.pools, logger: this.logger });
+    this.discovery.configure(config.pools, config.resolver.servers);
+    this.metrics = new Metrics({ pools: () => this.pools.pools, storeUp: () => this.store.up, discoveryErrors: () => this.discovery.errors });
     this.proxy = new ProxyServer({
       choosePool: () => this.router.next(),
       poolNamed: (name) => this.router.pool(name),
@@ -273,6 +278,9 @@ export class Switchyard {
     await this.targets.start(); // API-added targets and admin states (Redis: kept across restarts) join before the first checks
     const { listen, admin } = this.config;
     await this.admin.listen({ host: admin.host, port: admin.port });
+    // One query per discovering pool first, so discovered targets get the first round of checks too.
+    await this.discovery.runOnce();
+    this.discovery.start();
     await this.health.start(); // one round before serving: no request meets an unchecked target
     this.pools.markServing(); // from now on, a target entering rotation gets slow start
     await new Promise<void>((resolve, reject) => {
@@ -325,6 +333,7 @@ export class Switchyard {
     // The target set re-watches kept targets with the new settings and drains the ones that left.
     const diff = this.pools.reconcile(next.pools);
     for (const pool of diff.addedPools) this.drain.track(pool);
+    this.discovery.configure(next.pools, next.resolver.servers);
     this.ejector.configure(next.passive);
     this.drain.configure(next.drain.timeoutMs);
     this.proxy.retryAttempts = next.retries.attempts;
@@ -362,6 +371,7 @@ export class Switchyard {
   private async shutdown(): Promise<void> {
     const { graceMs } = this.config.shutdown;
     this.serving = false; // /readyz answers 503 from now on
+    this.discovery.stop(); // no target joins a proxy that is going away
     this.proxy.closing = true;
     const server = this.proxy.server;
     this.logger.info({ graceMs, inflight: this.inflight() }, 'shutting down');

@@ -13,6 +13,8 @@ import { DurationHistogram, type DurationSeries } from './duration-histogram.js'
 export interface MetricsSources {
   pools: () => readonly UpstreamPool[];
   storeUp: () => boolean;
+  /** DNS discovery failures so far, pool → count (a running total that only grows); absent = no discovery. */
+  discoveryErrors?: () => ReadonlyMap<string, number>;
 }
 
 /** Latency buckets in seconds: sub-millisecond proxying up to slow upstreams. */
@@ -142,6 +144,18 @@ export class Metrics implements RequestObserver {
         const now = Date.now();
         for (const pool of sources.pools()) {
           for (const target of pool.targets) this.set({ pool: pool.name, target: target.url }, target.ready ? target.effectiveWeight(now) : 0);
+        }
+      },
+    });
+    const reportedDiscovery = new Map<string, number>();
+    new Counter({
+      name: 'switchyard_discovery_errors_total', help: 'DNS discovery queries that gave no usable answer (NXDOMAIN, SERVFAIL, timeout, empty), by pool',
+      labelNames: ['pool'], registers,
+      collect() {
+        // The discoverer keeps running totals; hand over what they gained since the last scrape.
+        for (const [pool, total] of sources.discoveryErrors?.() ?? []) {
+          this.inc({ pool }, Math.max(0, total - (reportedDiscovery.get(pool) ?? 0)));
+          reportedDiscovery.set(pool, total);
         }
       },
     });
