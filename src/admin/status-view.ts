@@ -4,12 +4,15 @@ import type { RoutingState } from '../routing/state.js';
 import type { UpstreamPool } from '../pool/upstream-pool.js';
 import { targetView } from './target-view.js';
 import type { StateStore } from '../state/store.js';
+import type { DiscoveryInfo } from '../pool/target-set.js';
 
 export interface StatusContext {
   state: RoutingState;
   pools: readonly UpstreamPool[];
   store: Pick<StateStore, 'kind' | 'health'>;
   instance: { id: string; startedAt: string };
+  /** A pool's DNS discovery state (TargetSet.discovery); absent or undefined = not discovering. */
+  discovery?: (pool: string) => DiscoveryInfo | undefined;
 }
 
 /**
@@ -24,7 +27,7 @@ export interface StoreView {
   error?: string | null;
 }
 
-export function statusView({ state, pools, store, instance }: StatusContext) {
+export function statusView({ state, pools, store, instance, discovery }: StatusContext) {
   return {
     revision: state.revision,
     weights: state.weights,
@@ -32,7 +35,7 @@ export function statusView({ state, pools, store, instance }: StatusContext) {
     updatedAt: state.updatedAt,
     updatedBy: state.updatedBy,
     ...(state.reason === undefined ? {} : { reason: state.reason }),
-    pools: Object.fromEntries(pools.map((pool) => [pool.name, poolView(pool)])),
+    pools: Object.fromEntries(pools.map((pool) => [pool.name, poolView(pool, discovery?.(pool.name))])),
     store: storeView(store),
     instance,
   };
@@ -43,8 +46,19 @@ export function storeView(store: Pick<StateStore, 'kind' | 'health'>): StoreView
   return { kind: store.kind, up, lastOkAt, error };
 }
 
-function poolView(pool: UpstreamPool) {
+/**
+ * A discovering pool's `discovery` in `GET /status` (SPEC §12): `stale` while its targets are a
+ * held last good set, `lastError` the last query's failure (`NXDOMAIN`, `EMPTY`, `SERVFAIL`,
+ * `TIMEOUT`) or null, times ISO 8601 (null before the first), `ttlMs` of the last good answer.
+ */
+export function discoveryView(info: DiscoveryInfo) {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return { stale: info.stale, lastError: info.lastError, resolvedAt: iso(info.resolvedAt), lastGoodAt: iso(info.lastGoodAt), ttlMs: info.ttlMs };
+}
+
+function poolView(pool: UpstreamPool, discovery: DiscoveryInfo | undefined) {
   return {
+    ...(discovery === undefined ? {} : { discovery: discoveryView(discovery) }),
     version: pool.version,
     weight: pool.weight,
     state: pool.state,

@@ -22,6 +22,13 @@ export function targetView(target: Target, now = Date.now()) {
     /** Deleted (API) or gone from the file: draining, then it leaves the list. */
     removing: target.health.has(Flag.REMOVED),
     lastCheck: target.lastCheck,
+    // `source: dns` only (SPEC §12): the TTL (ms) of the answer that last listed it, when (ISO
+    // 8601), and `stale` while its pool holds the last good set through DNS failures.
+    ...(target.dns === null ? {} : {
+      ttlMs: target.dns.ttlMs,
+      stale: target.dns.stale,
+      resolvedAt: target.dns.resolvedAt === null ? null : new Date(target.dns.resolvedAt).toISOString(),
+    }),
   };
 }
 

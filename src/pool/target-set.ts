@@ -39,7 +39,7 @@ interface Desired {
   state: AdminState;
   weight: number;
   /** Set for `source: dns`: copied onto the target for status. */
-  dns?: { ttlMs: number | null; resolvedAt: number | null };
+  dns?: { ttlMs: number | null; resolvedAt: number | null; stale: boolean };
 }
 
 /** One discovered address as a target: its URL (`http://10.0.0.1:8000`) and weight (1..1000; SRV gives it, else 100). */
@@ -316,7 +316,7 @@ function desiredTargets(config: PoolConfig, overrides: Record<string, TargetOver
     if (desired.has(id) || override?.removed === true) continue;
     desired.set(id, {
       url, source: 'dns', state: override?.state ?? 'ready', weight: override?.weight ?? weight,
-      dns: { ttlMs: discovered!.info.ttlMs, resolvedAt: discovered!.info.lastGoodAt },
+      dns: { ttlMs: discovered!.info.ttlMs, resolvedAt: discovered!.info.lastGoodAt, stale: discovered!.info.stale },
     });
   }
   return desired;

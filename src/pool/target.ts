@@ -26,8 +26,11 @@ export class Target {
   readonly pool: string;
   readonly health = new HealthFlags();
   source: TargetSource = 'config';
-  /** For `source: dns` (SPEC §12): the TTL (ms) of the answer that last listed it, and when that was (epoch ms); null otherwise. */
-  dns: { ttlMs: number | null; resolvedAt: number | null } | null = null;
+  /**
+   * For `source: dns` (SPEC §12): the TTL (ms) of the answer that last listed it, when that was
+   * (epoch ms), and whether its pool's discovery is stale (held through DNS failures); null otherwise.
+   */
+  dns: { ttlMs: number | null; resolvedAt: number | null; stale: boolean } | null = null;
   /** Declared by operators (SPEC §11); the target set applies it, with the ADMIN_FENCED flag. */
   adminState: AdminState = 'ready';
   /** Share of its pool's traffic relative to its siblings (1..1000, default 100). */

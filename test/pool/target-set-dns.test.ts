@@ -48,7 +48,7 @@ t.test('discovered addresses join as source dns, watched, with TTL and resolvedA
   t.same(ids(set), ['10.0.0.9:80', '10.0.0.1:80', '10.0.0.2:80']);
   const a = set.find('blue', '10.0.0.1:80')!;
   t.equal(a.source, 'dns');
-  t.same(a.dns, { ttlMs: 5000, resolvedAt: 1000 });
+  t.same(a.dns, { ttlMs: 5000, resolvedAt: 1000, stale: false });
   t.equal(set.find('blue', '10.0.0.9:80')!.dns, null);
   t.ok(calls.includes('watch 10.0.0.1:80'), 'health-checked before rotation');
   t.same(set.discovery('blue'), INFO);
@@ -65,7 +65,7 @@ t.test('an address that leaves drains, then is removed; one that comes back is r
   t.same(ids(set), ['10.0.0.1:80', '10.0.0.2:80(leaving)'], 'listed while it drains');
   t.equal(b.ready, false, 'no new requests');
   t.same(calls, ['unwatch 10.0.0.2:80', 'forget 10.0.0.2:80', 'fence 10.0.0.2:80']);
-  t.same(set.find('blue', '10.0.0.1:80')!.dns, { ttlMs: 5000, resolvedAt: 2000 }, 'kept targets carry the newer answer');
+  t.same(set.find('blue', '10.0.0.1:80')!.dns, { ttlMs: 5000, resolvedAt: 2000, stale: false }, 'kept targets carry the newer answer');
   b.inflight = 0;
   b.settle();
   t.same(ids(set), ['10.0.0.1:80'], 'gone once drained');

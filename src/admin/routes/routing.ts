@@ -27,6 +27,7 @@ export function routingRoutes(app: FastifyInstance, context: AdminContext): void
     pools: context.pools().pools,
     store: context.store,
     instance: context.instance,
+    discovery: (name) => context.pools().discovery(name),
   });
 
   const mutate = async (request: FastifyRequest, reply: FastifyReply, change: Change, body: Common | null) => {
