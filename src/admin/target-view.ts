@@ -12,7 +12,7 @@ export function targetView(target: Target, now = Date.now()) {
     state: target.adminState,
     weight: target.weight,
     /** The weight after slow start, rounded to 0.1 (the picker uses the exact one). */
-    effectiveWeight: target.ready ? Math.round(target.effectiveWeight(now) * 10) / 10 : 0,
+    effectiveWeight: Math.round(target.effectiveWeight(now) * 10) / 10,
     /** Takes new requests now: state ready, healthy, not ejected, not leaving. */
     ready: target.ready,
     healthy: target.health.healthy,

@@ -7,7 +7,9 @@ import type { TargetView } from './format-targets.js';
 import { execFailure, runExec } from './roll-exec.js';
 import { batchRefusal, planRoll, ReadyGate } from './roll-plan.js';
 import type { RollEvent, RollStep } from './roll-progress.js';
-import { drainedEverywhere, formatMs, readTarget, readTargets, targetPath, waitUntil, WaitTimeout, type WaitOptions } from './target-wait.js';
+import { drainedEverywhere, readTarget, readTargets, targetPath } from './target-wait.js';
+import { waitUntil, WaitTimeout, type WaitOptions } from './poll.js';
+import { formatMs } from './duration.js';
 
 export interface RollOptions {
   pool: string;

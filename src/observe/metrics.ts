@@ -143,7 +143,7 @@ export class Metrics implements RequestObserver {
         this.reset();
         const now = Date.now();
         for (const pool of sources.pools()) {
-          for (const target of pool.targets) this.set({ pool: pool.name, target: target.url }, target.ready ? target.effectiveWeight(now) : 0);
+          for (const target of pool.targets) this.set({ pool: pool.name, target: target.url }, target.effectiveWeight(now));
         }
       },
     });

@@ -5,7 +5,7 @@
 //   add → health-checked → (slow start) → rotation        remove → fenced → drained → closed
 // Admin states (SPEC §11) are applied here too: `drain` fences and keeps checking, `maint`
 // fences and stops checking, `ready` brings the target back (slow start applies).
-import type { HealthCheckConfig, PoolConfig, SlowStartConfig } from '../config/schema.js';
+import type { HealthCheckConfig, PoolConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import { UpstreamClient, type UpstreamClientOptions } from '../proxy/upstream-client.js';
 import { Flag } from './health-flags.js';
@@ -81,7 +81,6 @@ export class TargetSet {
   private discovered = new Map<string, Discovered>();
   /** Targets made before the proxy first served skip slow start on their first `ready`. */
   private serving = false;
-  private readonly slowStart = new Map<string, SlowStartConfig>();
 
   constructor(configs: readonly PoolConfig[], private readonly options: TargetSetOptions) {
     this.reconcile(configs);
@@ -166,8 +165,7 @@ export class TargetSet {
       }
       pool.version = config.version;
       pool.healthCheck = config.healthCheck;
-      this.slowStart.set(config.name, config.slowStart);
-      this.reconcilePool(pool, desiredTargets(config, this.overrides?.pools[config.name] ?? {}, this.discovered.get(config.name)), result);
+      this.reconcilePool(pool, config, result);
       next.push(pool);
     }
     const kept = new Set(configs.map((config) => config.name));
@@ -190,7 +188,8 @@ export class TargetSet {
     await Promise.all(this.targets().map((target) => target.destroyConnections()));
   }
 
-  private reconcilePool(pool: UpstreamPool, desired: Map<string, Desired>, result: Reconciled): void {
+  private reconcilePool(pool: UpstreamPool, config: PoolConfig, result: Reconciled): void {
+    const desired = desiredTargets(config, this.overrides?.pools[config.name] ?? {}, this.discovered.get(config.name));
     const live = new Map(pool.targets.map((target) => [target.id, target]));
     const targets: Target[] = [];
     for (const [id, want] of desired) {
@@ -210,7 +209,7 @@ export class TargetSet {
       }
       target.source = want.source;
       target.dns = want.dns ?? null;
-      target.slowStart = this.slowStart.get(pool.name)!;
+      target.slowStart = config.slowStart;
       target.weight = want.weight;
       this.applyState(pool, target, want.state);
       targets.push(target);
@@ -227,7 +226,6 @@ export class TargetSet {
 
   private create(pool: UpstreamPool, url: string): Target {
     const target = new Target(url, pool.name, () => new UpstreamClient(url, this.options.clientOptions), { initial: !this.serving });
-    target.slowStart = this.slowStart.get(pool.name)!;
     target.onDrained = (drained) => this.drained(drained);
     this.options.lifecycle.watch(target, pool.healthCheck!);
     return target;
@@ -238,8 +236,9 @@ export class TargetSet {
     const before = target.adminState;
     target.adminState = state;
     const { lifecycle } = this.options;
+    // Desired targets are never REMOVED here (revive clears it first): all but maint are checked.
     if (state === 'maint') lifecycle.unwatch(target);
-    else if (before === 'maint' || !target.health.has(Flag.REMOVED)) lifecycle.watch(target, pool.healthCheck!);
+    else lifecycle.watch(target, pool.healthCheck!);
     if (state === 'ready') {
       if (before !== 'ready') {
         target.drainedAt = null;

@@ -110,8 +110,12 @@ export class Target {
     return changed;
   }
 
-  /** Weight after slow start (SPEC §11): what the picker uses; `weight` itself outside the window. */
+  /**
+   * The share it takes now (SPEC §11 `effectiveWeight`): 0 out of rotation, `weight` scaled by
+   * slow start inside its window, `weight` itself after it.
+   */
   effectiveWeight(now = Date.now()): number {
+    if (!this.health.ready) return 0;
     if (this.enteredAt === 0) return this.weight;
     const factor = slowStartFactor(this.slowStart, now - this.enteredAt);
     if (factor === 1) this.enteredAt = 0; // window over: no more clock reads for this target

@@ -9,6 +9,7 @@ import {
   type ChangeContext, type RoutingState, type Weights,
 } from '../routing/state.js';
 import { waitUntilUp, type StateStore } from './store.js';
+import { checkIfMatch, requireStoreUp, unavailableOnError } from './change-guards.js';
 
 export type Change =
   | { kind: 'flip'; pool: string }
@@ -123,10 +124,7 @@ export class RoutingControl {
     }
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const base = (await unavailableOnError(store.get())) ?? this.current;
-      if (request.ifMatch !== undefined && base.revision !== request.ifMatch) {
-        const asked = Number.isNaN(request.ifMatch) ? 'If-Match names no revision' : `not ${request.ifMatch}`;
-        throw new SwitchyardError('REVISION_MISMATCH', `revision is ${base.revision}, ${asked}`, { revision: base.revision });
-      }
+      checkIfMatch(request.ifMatch, base.revision, 'revision');
       const next = this.transition(base, request);
       // Asking for the routing already in place (a repeated flip, a retried command) is not a
       // change: committing it would overwrite `previous` and make rollback a no-op.
@@ -159,10 +157,7 @@ export class RoutingControl {
 
   /** Changes are refused at once while the store is down: no caller waits for a store known to be gone. */
   private requireStore(): void {
-    const { store } = this.options;
-    if (store.up) return;
-    throw new SwitchyardError('STATE_UNAVAILABLE',
-      `the ${store.kind} state store is unreachable (${store.health.error ?? 'down'}); routing continues on revision ${this.current.revision}`);
+    requireStoreUp(this.options.store, `routing continues on revision ${this.current.revision}`);
   }
 
   private initial(): RoutingState {
@@ -183,15 +178,5 @@ export class RoutingControl {
     if (unready.length > 0) {
       throw new SwitchyardError('POOL_UNHEALTHY', `pool ${unready.join(', ')} has no ready target (use force to override)`, { pools: unready });
     }
-  }
-}
-
-/** A store that fails mid-change is a 503, never a 500: nothing was committed (nor will be: SPEC §10). */
-async function unavailableOnError<T>(operation: Promise<T>): Promise<T> {
-  try {
-    return await operation;
-  } catch (err) {
-    if (err instanceof SwitchyardError) throw err; // the store's own 503, with its reason
-    throw new SwitchyardError('STATE_UNAVAILABLE', `the state store failed: ${(err as Error).message}`);
   }
 }

@@ -6,6 +6,7 @@ import { SwitchyardError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { emptyTargetsState, type TargetOverride, type TargetsState } from '../pool/target-admin.js';
 import type { ChangeEvent, StateStore, TargetEventState } from './store.js';
+import { checkIfMatch, requireStoreUp, unavailableOnError } from './change-guards.js';
 
 /** One target's change: `edit` maps its current override (undefined: none) to the next (undefined: drop it). */
 export interface TargetChangeRequest {
@@ -101,23 +102,16 @@ export class TargetControl {
   /** Applies a document if it is newer than ours. */
   adopt(state: TargetsState): boolean {
     if (state.revision <= this.state.revision) return false;
-    this.state = state;
-    this.options.onApply(state);
+    this.follow(state);
     return true;
   }
 
   async change(request: TargetChangeRequest): Promise<TargetsState> {
     const { store, logger } = this.options;
-    if (!store.up) {
-      throw new SwitchyardError('STATE_UNAVAILABLE',
-        `the ${store.kind} state store is unreachable (${store.health.error ?? 'down'}); targets keep their revision ${this.state.revision}`);
-    }
+    requireStoreUp(store, `targets keep their revision ${this.state.revision}`);
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const base = (await unavailableOnError(store.getTargets())) ?? emptyTargetsState();
-      if (request.ifMatch !== undefined && base.revision !== request.ifMatch) {
-        const asked = Number.isNaN(request.ifMatch) ? 'If-Match names no revision' : `not ${request.ifMatch}`;
-        throw new SwitchyardError('REVISION_MISMATCH', `targets revision is ${base.revision}, ${asked}`, { revision: base.revision });
-      }
+      checkIfMatch(request.ifMatch, base.revision, 'targets revision');
       this.adopt(base);
       request.check?.(base);
       const before = base.pools[request.pool]?.[request.id];
@@ -155,13 +149,4 @@ function withOverride(base: TargetsState, pool: string, id: string, override: Ta
   const pools = { ...base.pools, [pool]: entries };
   if (Object.keys(entries).length === 0) delete pools[pool];
   return { revision: base.revision + 1, pools, updatedAt: new Date().toISOString(), updatedBy: actor };
-}
-
-async function unavailableOnError<T>(operation: Promise<T>): Promise<T> {
-  try {
-    return await operation;
-  } catch (err) {
-    if (err instanceof SwitchyardError) throw err;
-    throw new SwitchyardError('STATE_UNAVAILABLE', `the state store failed: ${(err as Error).message}`);
-  }
 }

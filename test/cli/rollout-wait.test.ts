@@ -118,3 +118,38 @@ t.test('--wait goes with POOL or status only; helpers', async (t) => {
   t.equal(rolloutExitCode({ phase: 'aborted' }), 1);
   t.equal(rolloutExitCode({ phase: 'completed' }), 0);
 });
+
+t.test('rollout --wait rides out a few failed polls, and says so when another rollout replaced the one it follows', async (t) => {
+  const { UnreachableError } = await import('../../src/cli/admin-client.js');
+  const { waitForRollout } = await import('../../src/cli/commands/rollout-wait.js');
+  type Client = Parameters<typeof waitForRollout>[0];
+  const first = { id: 'r-1', phase: 'running', step: 0, spec: { pool: 'green', steps: [10, 100], intervalMs: 30 }, history: [] };
+  const io = () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    return { out, err, io: { out: (text: string) => out.push(text), err: (text: string) => err.push(text) } as unknown as Parameters<typeof waitForRollout>[1] };
+  };
+  const scripted = (answers: Array<Error | unknown>): Client => ({
+    get: async () => {
+      const next = answers.shift();
+      if (next instanceof Error) throw next;
+      return next;
+    },
+  }) as unknown as Client;
+
+  const ok = io();
+  const done = { rollout: { ...first, phase: 'completed', step: 1 } };
+  t.equal(await waitForRollout(scripted([new UnreachableError('down'), new UnreachableError('down'), done]), ok.io, first, false), 0);
+  t.same(ok.err, ['down; trying again', 'down; trying again']);
+  t.match(ok.out.join('\n'), /rollout of green COMPLETED/);
+
+  const replaced = io();
+  t.equal(await waitForRollout(scripted([{ rollout: { ...first, id: 'r-2' } }]), replaced.io, first, false), 1);
+  t.match(replaced.err.join('\n'), /no longer the current rollout/);
+
+  const gone = io();
+  const downs = Array.from({ length: 5 }, () => new UnreachableError('down'));
+  const thrown = await waitForRollout(scripted(downs), gone.io, first, false).then(() => null, (err: unknown) => err);
+  t.ok(thrown instanceof UnreachableError, 'five failed polls in a row: gives up with the last error');
+  t.equal(gone.err.length, 4);
+});

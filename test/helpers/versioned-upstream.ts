@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
+import { listeningPort } from './child-upstream.js';
 
 const SCRIPT = fileURLToPath(new URL('../fixtures/versioned-upstream.mjs', import.meta.url));
 
@@ -57,15 +58,7 @@ export async function startVersionedInstances(t: Test, count: number): Promise<V
   };
 }
 
-function startOne(dir: string): Promise<string> {
+async function startOne(dir: string): Promise<string> {
   const child = spawn(process.execPath, [SCRIPT, 'serve', dir, '0', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.once('exit', (code) => reject(new Error(`versioned instance exited early (${code})`)));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening (\d+)/.exec(output);
-      if (match !== null) resolve(`http://127.0.0.1:${match[1]}`);
-    });
-  });
+  return `http://127.0.0.1:${await listeningPort(child, 'versioned instance')}`;
 }

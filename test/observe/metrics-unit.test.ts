@@ -55,7 +55,8 @@ t.test('per-target counts: by pool, target URL and code; records without a targe
 t.test('target state, weight and ejections are read from the pools at scrape time', async (t) => {
   // Just the fields the scrape reads; the proxy test scrapes real targets.
   const target = (url: string, adminState: string, weight: number) =>
-    ({ url, pool: 'blue', adminState, ready: adminState === 'ready', effectiveWeight: () => weight });
+    // Target.effectiveWeight is 0 out of rotation.
+    ({ url, pool: 'blue', adminState, ready: adminState === 'ready', effectiveWeight: () => (adminState === 'ready' ? weight : 0) });
   const a = target('http://127.0.0.1:3001', 'ready', 100);
   const b = target('http://127.0.0.1:3002', 'drain', 100);
   const c = target('http://127.0.0.1:3003', 'ready', 35.5);

@@ -71,6 +71,7 @@ t.test('a target re-entering rotation slow-starts; a first-config one does not',
   initial.setFlag(Flag.PENDING_FIRST_CHECK, false, 1000);
   t.equal(initial.effectiveWeight(1000), 100, 'first ready of a first-config target: full weight');
   initial.setFlag(Flag.EJECTED, true, 2000);
+  t.equal(initial.effectiveWeight(2500), 0, 'out of rotation: no weight');
   initial.setFlag(Flag.EJECTED, false, 3000);
   t.equal(initial.effectiveWeight(3000), 10, 'back from ejection: minWeightPercent');
   t.equal(initial.effectiveWeight(8000), 50, 'half the window: half the weight');

@@ -38,8 +38,8 @@ export function targetRoutes(app: FastifyInstance, context: AdminContext): void 
     if (pool === undefined) throw new SwitchyardError('UNKNOWN_POOL', `no pool named ${JSON.stringify(name)}`, undefined, 404);
     return pool;
   };
-  const liveTarget = (pool: UpstreamPool, text: string): Target => {
-    const id = normalizeId(text);
+  /** `id` as normalizeId (or targetId) writes it. */
+  const liveTarget = (pool: UpstreamPool, id: string): Target => {
     const target = pool.targets.find((candidate) => candidate.id === id);
     if (target === undefined) throw new SwitchyardError('UNKNOWN_TARGET', `pool ${pool.name} has no target ${id}`, undefined, 404);
     return target;

@@ -1,9 +1,10 @@
 // `switchyard rollout POOL --wait` (and `rollout status --wait`): follows a rollout until it
 // ends, printing each verdict and step as it happens. Exit 0 when it completed or was
 // promoted, 1 when it was aborted or rolled back (the reason on stderr).
+import { setTimeout as delay } from 'node:timers/promises';
 import type { AdminClient } from '../admin-client.js';
-import { UnreachableError } from '../admin-client.js';
 import { EXIT, type CliIo } from '../io.js';
+import { waitUntil } from '../poll.js';
 
 type RolloutBody = { rollout: Record<string, unknown> | null };
 
@@ -12,9 +13,6 @@ interface Seen {
   verdicts: number;
   skipped: number;
 }
-
-/** Consecutive failed polls (admin API restarting, network blip) tolerated before giving up. */
-const MAX_FAILED_POLLS = 5;
 
 /** Poll a few times per step: often enough to print verdicts as they come, at most once a second. */
 export function pollMs(intervalMs: number): number {
@@ -30,26 +28,20 @@ export function rolloutExitCode(rollout: Record<string, unknown> | null): number
  * Follows the rollout `first` (as POST /rollout or GET /rollout answered it) until its phase
  * is no longer `running`. Progress lines go to stdout (one JSON object a change with `json`).
  */
-export async function waitForRollout(client: AdminClient, io: CliIo, first: Record<string, unknown>, json: boolean,
-  sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms))): Promise<number> {
+export async function waitForRollout(client: AdminClient, io: CliIo, first: Record<string, unknown>, json: boolean): Promise<number> {
   const id = first.id;
   const spec = first.spec as { pool: string; steps: number[]; intervalMs: number };
   const seen: Seen = { step: -1, verdicts: 0, skipped: 0 };
   let rollout: Record<string, unknown> = first;
-  let failures = 0;
-  for (;;) {
-    report(io, rollout, spec, seen, json);
-    if (rollout.phase !== 'running') break;
-    await sleep(pollMs(spec.intervalMs));
-    let body: RolloutBody;
-    try {
-      body = await client.get<RolloutBody>('/rollout');
-      failures = 0;
-    } catch (err) {
-      if (!(err instanceof UnreachableError) || ++failures >= MAX_FAILED_POLLS) throw err;
-      io.err(`${err.message}; trying again`);
-      continue;
-    }
+  report(io, rollout, spec, seen, json);
+  if (rollout.phase === 'running') {
+    const every = pollMs(spec.intervalMs);
+    await delay(every);
+    const body = await waitUntil(() => client.get<RolloutBody>('/rollout'), (current) => {
+      if (current.rollout === null || current.rollout.id !== id) return true;
+      report(io, current.rollout, spec, seen, json);
+      return current.rollout.phase !== 'running';
+    }, `rollout of ${spec.pool}`, { timeoutMs: Number.POSITIVE_INFINITY, pollMs: every, onRetry: (err) => io.err(`${err.message}; trying again`) });
     if (body.rollout === null || body.rollout.id !== id) {
       io.err(`rollout ${String(id).slice(0, 8)} is no longer the current rollout (another one replaced it); its outcome is unknown`);
       return EXIT.FAILED;

@@ -4,11 +4,12 @@ import { Option, type Command } from 'commander';
 import type { StatusView } from '../../admin/status-view.js';
 import { MAX_TARGET_WEIGHT, MIN_TARGET_WEIGHT, targetId } from '../../pool/target-admin.js';
 import type { AdminClient } from '../admin-client.js';
-import { parseDuration } from '../duration.js';
+import { formatMs, parseDuration } from '../duration.js';
 import { formatTargets, targetLine, type TargetView } from '../format-targets.js';
 import { EXIT, useColor, type CliIo } from '../io.js';
 import { ReportedError, UsageError, type CommandResult } from '../result.js';
-import { drainedEverywhere, formatMs, readTarget, readTargets, targetPath, targetsPath, waitUntil, WaitTimeout } from '../target-wait.js';
+import { drainedEverywhere, readTarget, readTargets, targetPath, targetsPath } from '../target-wait.js';
+import { waitUntil, WaitTimeout } from '../poll.js';
 
 interface ClientFlags {
   admin?: string;
