@@ -18,11 +18,12 @@ export interface ProbeSettings {
   expect: StatusRanges;
 }
 
-export type Probe = (origin: string, settings: ProbeSettings) => Promise<ProbeResult>;
+/** `servername`: the target's TLS server name (SNI and the name its certificate is checked against), null for none. */
+export type Probe = (origin: string, settings: ProbeSettings, servername?: string | null) => Promise<ProbeResult>;
 
 const agent = new Agent({ pipelining: 0, connections: 1024 });
 
-export const httpProbe: Probe = async (origin, { path, timeoutMs, expect }) => {
+export const httpProbe: Probe = async (origin, { path, timeoutMs, expect }, servername) => {
   const started = performance.now();
   const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
   try {
@@ -34,7 +35,9 @@ export const httpProbe: Probe = async (origin, { path, timeoutMs, expect }) => {
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: AbortSignal.timeout(timeoutMs),
-    });
+      // undici reads it from dispatch options (its types leave it out); a connection per check, so no reuse to break.
+      ...(servername ? { servername } : {}),
+    } as Parameters<typeof request>[1]);
     await response.body.dump();
     const ok = statusInRanges(response.statusCode, expect);
     return { ok, status: response.statusCode, ms: elapsed() };

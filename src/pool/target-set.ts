@@ -7,7 +7,7 @@
 // fences and stops checking, `ready` brings the target back (slow start applies).
 import type { HealthCheckConfig, PoolConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
-import { UpstreamClient, type UpstreamClientOptions } from '../proxy/upstream-client.js';
+import { UpstreamClient, upstreamServerName, type UpstreamClientOptions } from '../proxy/upstream-client.js';
 import { Flag } from './health-flags.js';
 import { Target } from './target.js';
 import { DEFAULT_TARGET_WEIGHT, targetId, type AdminState, type TargetOverride, type TargetsState, type TargetSource } from './target-admin.js';
@@ -38,6 +38,8 @@ interface Desired {
   source: TargetSource;
   state: AdminState;
   weight: number;
+  /** TLS server name (upstreamServerName): part of the target's identity, like its scheme. */
+  servername: string | null;
   /** Set for `source: dns`: copied onto the target for status. */
   dns?: { ttlMs: number | null; resolvedAt: number | null; stale: boolean };
 }
@@ -46,6 +48,8 @@ interface Desired {
 export interface DiscoveredTarget {
   url: string;
   weight: number;
+  /** The DNS name the address came from (the queried name or an SRV target): an https target's SNI. */
+  name?: string;
 }
 
 /**
@@ -195,14 +199,14 @@ export class TargetSet {
     for (const [id, want] of desired) {
       let target = live.get(id);
       live.delete(id);
-      if (target !== undefined && target.url !== want.url) {
-        // Same host:port, another scheme: a different upstream. The old one leaves.
+      if (target !== undefined && (target.url !== want.url || target.servername !== want.servername)) {
+        // Same host:port, another scheme or server name: a different upstream. The old one leaves.
         this.leave(pool, target, result);
         if (target.inflight > 0) targets.push(target);
         target = undefined;
       }
       if (target === undefined) {
-        target = this.create(pool, want.url);
+        target = this.create(pool, want.url, want.servername);
         result.addedTargets.push(target);
       } else if (target.health.has(Flag.REMOVED)) {
         this.revive(pool, target);
@@ -224,8 +228,8 @@ export class TargetSet {
     pool.targets = targets;
   }
 
-  private create(pool: UpstreamPool, url: string): Target {
-    const target = new Target(url, pool.name, () => new UpstreamClient(url, this.options.clientOptions), { initial: !this.serving });
+  private create(pool: UpstreamPool, url: string, servername: string | null): Target {
+    const target = new Target(url, pool.name, () => new UpstreamClient(url, this.options.clientOptions, servername), { initial: !this.serving, servername });
     target.onDrained = (drained) => this.drained(drained);
     this.options.lifecycle.watch(target, pool.healthCheck!);
     return target;
@@ -296,7 +300,7 @@ function desiredTargets(config: PoolConfig, overrides: Record<string, TargetOver
   const desired = new Map<string, Desired>();
   const declare = (url: string, source: TargetSource, override: TargetOverride | undefined) => {
     desired.set(targetId(url), {
-      url, source, state: override?.state ?? 'ready', weight: override?.weight ?? DEFAULT_TARGET_WEIGHT,
+      url, source, state: override?.state ?? 'ready', weight: override?.weight ?? DEFAULT_TARGET_WEIGHT, servername: upstreamServerName(url),
     });
   };
   for (const url of config.targets) {
@@ -309,12 +313,12 @@ function desiredTargets(config: PoolConfig, overrides: Record<string, TargetOver
     declare(override.url, 'api', override);
   }
   // Last: an address the file or the API already names keeps that source (and its URL).
-  for (const { url, weight } of discovered?.targets ?? []) {
+  for (const { url, weight, name } of discovered?.targets ?? []) {
     const id = targetId(url);
     const override = overrides[id];
     if (desired.has(id) || override?.removed === true) continue;
     desired.set(id, {
-      url, source: 'dns', state: override?.state ?? 'ready', weight: override?.weight ?? weight,
+      url, source: 'dns', state: override?.state ?? 'ready', weight: override?.weight ?? weight, servername: upstreamServerName(url, name),
       dns: { ttlMs: discovered!.info.ttlMs, resolvedAt: discovered!.info.lastGoodAt, stale: discovered!.info.stale },
     });
   }

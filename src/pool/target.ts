@@ -24,6 +24,8 @@ export class Target {
   /** SPEC §11: the origin's `host:port`, unique in its pool. */
   readonly id: string;
   readonly pool: string;
+  /** TLS server name (SNI) for connections and health checks; null for http or an IP-only target (upstreamServerName). */
+  readonly servername: string | null;
   readonly health = new HealthFlags();
   source: TargetSource = 'config';
   /**
@@ -60,10 +62,11 @@ export class Target {
   private readonly open: () => UpstreamClient;
 
   /** `open` makes a fresh connection pool; it is called again when a closed one is needed. */
-  constructor(url: string, pool: string, open: () => UpstreamClient, options: { initial?: boolean } = {}) {
+  constructor(url: string, pool: string, open: () => UpstreamClient, options: { initial?: boolean; servername?: string | null } = {}) {
     this.url = url;
     this.id = targetId(url);
     this.pool = pool;
+    this.servername = options.servername ?? null;
     this.warmed = options.initial !== true;
     this.open = open;
     this.current = open();

@@ -1,6 +1,7 @@
 // The one place that talks to undici: a keep-alive connection pool per target.
 // `close()` waits for in-flight requests (drain); `destroy()` cuts them (kill).
-import { Pool, type Dispatcher } from 'undici';
+import { isIP } from 'node:net';
+import { buildConnector, Pool, type Dispatcher } from 'undici';
 
 export interface UpstreamClientOptions {
   connectMs: number;
@@ -13,8 +14,29 @@ export interface UpstreamClientOptions {
 const UPSTREAM_IDLE_MS = 4000;
 const DEFAULT_CONNECTIONS = 256;
 
+/**
+ * The TLS server name (SNI, RFC 6066 §3) for a target: its own DNS name — the name discovery
+ * resolved (`name`) or the URL's host — never the client's `Host`, which goes upstream
+ * unchanged. Null for `http:` and for a target named only by an IP address (RFC 6066 sends no
+ * IP literals). nginx (`proxy_ssl_name $proxy_host`) and HAProxy (`sni`) name the upstream
+ * the same way.
+ */
+export function upstreamServerName(url: string, name?: string): string | null {
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'https:') return null;
+  const host = name ?? parsed.hostname.replace(/^\[|\]$/g, '');
+  return isIP(host) === 0 ? host : null;
+}
+
 export class UpstreamClient {
   readonly origin: string;
+  /**
+   * What every request on an `https:` target says its server name is; undefined for `http:`.
+   * It must be the same on each request: undici takes a request's SNI from its `Host` header
+   * when none is given and closes the connection when it changes (client.js "servername
+   * changed"). The connector below decides what is actually sent.
+   */
+  private readonly requestServerName: string | undefined;
   /**
    * Requests dispatched here that have not been given a connection yet (queued in the pool or
    * waiting for a connect). The exchange keeps the count (++ on dispatch, -- on its onConnect
@@ -28,9 +50,11 @@ export class UpstreamClient {
   /** Set by the pool's `connect` event, read by the next onConnect (see `takeFreshConnection`). */
   private connectedJustNow = false;
 
-  constructor(origin: string, options: UpstreamClientOptions) {
+  /** `servername`: see upstreamServerName (null: no SNI). */
+  constructor(origin: string, options: UpstreamClientOptions, private readonly servername: string | null = null) {
     this.origin = origin;
     this.options = options;
+    this.requestServerName = origin.startsWith('https:') ? servername ?? new URL(origin).hostname : undefined;
     this.pool = this.openPool(options.connections ?? DEFAULT_CONNECTIONS);
     this.pool.on('connect', this.onPoolConnect);
   }
@@ -43,12 +67,19 @@ export class UpstreamClient {
       keepAliveMaxTimeout: 600_000,
       headersTimeout: this.options.headersMs,
       bodyTimeout: 0, // streaming responses (SSE, long polls) may be quiet for long; client aborts still cancel them
-      connect: { timeout: this.options.connectMs },
+      connect: this.requestServerName === undefined ? { timeout: this.options.connectMs } : this.tlsConnector(),
       strictContentLength: true,
     });
     // A Pool emits 'connectionError' for failed connects; requests get the error themselves.
     pool.on('connectionError', noop);
     return pool;
+  }
+
+  /** undici's own TLS connector, with the target's server name in place of the request's (an IP-only target: none). */
+  private tlsConnector(): buildConnector.connector {
+    const connect = buildConnector({ timeout: this.options.connectMs });
+    const servername = this.servername;
+    return (options, callback) => connect({ ...options, servername: servername ?? undefined }, callback);
   }
 
   /**
@@ -75,7 +106,7 @@ export class UpstreamClient {
   }
 
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    return this.pool.dispatch(options, handler);
+    return this.pool.dispatch(this.requestServerName === undefined ? options : withServerName(options, this.requestServerName), handler);
   }
 
   /**
@@ -86,7 +117,8 @@ export class UpstreamClient {
    */
   dispatchFresh(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     this.fresh ??= this.openPool(DEFAULT_CONNECTIONS);
-    return this.fresh.dispatch({ ...options, reset: true }, handler);
+    const fresh = { ...options, reset: true };
+    return this.fresh.dispatch(this.requestServerName === undefined ? fresh : withServerName(fresh, this.requestServerName), handler);
   }
 
   /** Open connections to the target, idle ones included (undici's PoolStats.connected); upgraded sockets are no longer among them. */
@@ -118,3 +150,8 @@ export class UpstreamClient {
 }
 
 function noop(): void {}
+
+/** undici's Request reads `servername` from dispatch options (lib/core/request.js); its types leave it out. */
+function withServerName(options: Dispatcher.DispatchOptions, servername: string): Dispatcher.DispatchOptions {
+  return { ...options, servername } as Dispatcher.DispatchOptions;
+}
