@@ -112,9 +112,14 @@ export class TargetSet {
     return this.byName.get(pool)?.targets.find((target) => target.id === id);
   }
 
-  /** Whether the config file lists this target in `pool` (a removal must then be remembered, not just forgotten). */
-  inFile(pool: string, id: string): boolean {
-    return this.configs.some((config) => config.name === pool && config.targets.some((url) => targetId(url) === id));
+  /**
+   * Whether a source other than the API names this target in `pool` — the config file or its
+   * DNS discovery — so that an API removal must be remembered, not just forgotten (else the
+   * next reload or DNS answer would bring it back).
+   */
+  namedBeyondApi(pool: string, id: string): boolean {
+    return this.configs.some((config) => config.name === pool && config.targets.some((url) => targetId(url) === id))
+      || (this.discovered.get(pool)?.targets.some((target) => targetId(target.url) === id) ?? false);
   }
 
   /** From now on, a target entering rotation gets slow start (the first round of checks is over). */

@@ -7,6 +7,7 @@ import { request } from 'undici';
 import { dnsmasqFor, requireDnsmasq } from '../helpers/dnsmasq.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startProxy } from '../helpers/proxy.js';
+import { waitFor } from '../helpers/http-client.js';
 
 const TTL_S = 1;
 const NAME = 'app.switchyard.test';
@@ -100,5 +101,31 @@ if (requireDnsmasq(t)) t.test('discovery against a real dnsmasq', async (t) => {
     const back = Date.now() + 8000;
     while (Date.now() < back && ((await status()).pools.blue!.discovery as Record<string, unknown>).stale !== false) await sleep(100);
     t.match((await status()).pools.blue!.discovery, { stale: false, lastError: null });
+  });
+
+  t.test('an operator removes a discovered address: it stays out while DNS still names it, until added back', async (t) => {
+    const id = `127.0.0.4:${first.port}`;
+    const removed = await request(`${proxy.admin}/pools/blue/targets/${id}`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: '{}' });
+    t.equal(removed.statusCode, 202);
+    await removed.body.dump();
+    const gone = Date.now();
+    while ((await targets()).some((target) => target.id === id) && Date.now() - gone < 5000) await sleep(50);
+    const before = count('127.0.0.4');
+    // Several DNS rounds (TTL 1 s) that still list the address.
+    const until = Date.now() + TTL_S * 1000 * 2 + 500;
+    while (Date.now() < until) {
+      await get();
+      await sleep(20);
+    }
+    t.notOk((await targets()).some((target) => target.id === id), 'not back after DNS answers naming it');
+    t.equal(count('127.0.0.4'), before, 'no requests to it');
+    const added = await request(`${proxy.admin}/pools/blue/targets`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: `http://${id}` }) });
+    t.equal(added.statusCode, 201);
+    t.match(await added.body.json(), { id, source: 'api' });
+    await waitFor('the re-added address serves', async () => {
+      await get();
+      return count('127.0.0.4') > before;
+    }, { timeoutMs: 5000 });
   });
 });

@@ -20,7 +20,7 @@ import { closedPort } from '../helpers/upstream.js';
 
 const NAME = 'secure.switchyard.test';
 
-interface Seen { name: string; servername: string | false; host: string | undefined; path: string | undefined }
+interface Seen { name: string; servername: string | false | null; host: string | undefined; path: string | undefined }
 
 async function httpsUpstream(name: string, host: string, pair: { cert: string; key: string }, port = 0) {
   const seen: Seen[] = [];

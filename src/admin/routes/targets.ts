@@ -121,9 +121,9 @@ export function targetRoutes(app: FastifyInstance, context: AdminContext): void 
       check: () => {
         if (body?.force !== true) guardLastTarget(pool, target);
       },
-      // A target the file lists is remembered as removed (a reload does not bring it back),
-      // whoever added it; one only the API added is forgotten.
-      edit: () => (context.pools().inFile(name, id) ? { removed: true } : undefined),
+      // A target the file or DNS names is remembered as removed (a reload or the next answer
+      // does not bring it back), whoever added it; one only the API added is forgotten.
+      edit: () => (context.pools().namedBeyondApi(name, id) ? { removed: true } : undefined),
       describe: (before) => ({ from: declared(before ?? {}, target.url), to: null }),
     });
     return answer(reply, 202, target);
