@@ -1,5 +1,6 @@
 // The targets of a pool as an operator reads them (`switchyard targets`, `switchyard target …`).
 // Pure: the admin API's TargetViews in, text out.
+import { formatMs } from './duration.js';
 import { age, paint, table, type Style } from './format.js';
 
 /**
@@ -24,6 +25,10 @@ export interface TargetView {
   fleet?: { instances: number; inflight: number; drainedEverywhere: boolean };
   removing?: boolean;
   lastCheck: { at: string; ok: boolean; status?: number; error?: string; ms: number } | null;
+  /** `source: dns` only (SPEC §12): the answer's TTL (ms), when it last listed this address, and held through DNS failures. */
+  ttlMs?: number | null;
+  resolvedAt?: string | null;
+  stale?: boolean;
 }
 
 export interface TargetsFormatOptions {
@@ -34,11 +39,18 @@ export interface TargetsFormatOptions {
 
 const STATE_STYLE: Record<string, Style> = { ready: 'green', drain: 'yellow', maint: 'dim' };
 
-/** A table of targets; `pools` maps pool name → its targets (one pool or all of them). */
+/**
+ * A table of targets; `pools` maps pool name → its targets (one pool or all of them). TTL,
+ * RESOLVED and STALE appear only when a target came from DNS, so a static pool's table is
+ * as it was before discovery.
+ */
 export function formatTargets(pools: Record<string, readonly TargetView[]>, options: TargetsFormatOptions = {}): string {
   const color = options.color === true;
   const now = options.now ?? new Date();
-  const rows = Object.entries(pools).flatMap(([pool, targets]) => targets.map((target) => [
+  const all = Object.entries(pools).flatMap(([pool, targets]) => targets.map((target) => ({ pool, target })));
+  if (all.length === 0) return 'no targets\n';
+  const discovered = all.some(({ target }) => isDiscovered(target));
+  const rows = all.map(({ pool, target }) => [
     pool,
     target.id,
     paint(target.state, STATE_STYLE[target.state] ?? null, color),
@@ -49,10 +61,24 @@ export function formatTargets(pools: Record<string, readonly TargetView[]>, opti
     String(target.inflight),
     drainText(target, now),
     target.source,
-  ]));
-  if (rows.length === 0) return 'no targets\n';
-  const header = ['POOL', 'TARGET', 'STATE', 'WEIGHT', 'EFFECTIVE', 'HEALTHY', 'EJECTED', 'INFLIGHT', 'DRAIN', 'SOURCE'];
+    ...(discovered ? dnsCells(target, now, color) : []),
+  ]);
+  const header = ['POOL', 'TARGET', 'STATE', 'WEIGHT', 'EFFECTIVE', 'HEALTHY', 'EJECTED', 'INFLIGHT', 'DRAIN', 'SOURCE',
+    ...(discovered ? ['TTL', 'RESOLVED', 'STALE'] : [])];
   return `${table(header.map((name) => paint(name, 'bold', color)), rows)}\n`;
+}
+
+/** A target listed by a DNS answer: the API adds `ttlMs` to those only. */
+const isDiscovered = (target: TargetView): boolean => target.ttlMs !== undefined;
+
+/** TTL `30s`, RESOLVED `12s ago`, STALE `yes` (held through DNS failures) / `no`; `-` for a target not from DNS. */
+function dnsCells(target: TargetView, now: Date, color: boolean): string[] {
+  if (!isDiscovered(target)) return ['-', '-', '-'];
+  return [
+    typeof target.ttlMs === 'number' ? formatMs(target.ttlMs) : '-',
+    typeof target.resolvedAt === 'string' ? `${age(target.resolvedAt, now)} ago` : '-',
+    target.stale === true ? paint('yes', 'yellow', color) : 'no',
+  ];
 }
 
 /**

@@ -1,5 +1,6 @@
 // Human-readable output for the CLI. Pure: data in, text out.
 import type { StatusView } from '../admin/status-view.js';
+import { formatMs } from './duration.js';
 
 /** ANSI styles for terminal output; every painted cell ends with a reset. */
 const STYLES = { green: '\x1b[32m', yellow: '\x1b[33m', red: '\x1b[31m', dim: '\x1b[2m', bold: '\x1b[1m' } as const;
@@ -76,7 +77,43 @@ export function formatStatus(status: StatusView, options: StatusFormatOptions = 
   );
   const by = `revision ${status.revision} · updated ${status.updatedAt} by ${status.updatedBy}${status.reason ? ` (${status.reason})` : ''}`;
   const store = storeText(status.store as StoreView, now, color);
-  return `${by}\n${store}\n\n${summary}\n\n${targets}\n`;
+  // A discovering pool's DNS state goes on its own line under the pool's row.
+  const [head = '', ...poolRows] = summary.split('\n');
+  const summaryWithDiscovery = [head, ...poolRows.flatMap((row, index) => {
+    const discovery = pools[index]![1].discovery;
+    return discovery === undefined ? [row] : [row, `  ${discoveryText(discovery, now, color)}`];
+  })].join('\n');
+  return `${by}\n${store}\n\n${summaryWithDiscovery}\n\n${targets}\n`;
+}
+
+/** A discovering pool's `discovery` in /status (SPEC §12), read tolerantly; `dns` (the name) if a server adds it. */
+interface DiscoveryView {
+  stale: boolean;
+  lastError: string | null;
+  resolvedAt: string | null;
+  lastGoodAt: string | null;
+  ttlMs: number | null;
+  dns?: string;
+}
+
+/**
+ * `DNS ok, ttl 30s, resolved 3s ago`; while the last good set is held through failures
+ * `DNS STALE (TIMEOUT, last query 2s ago), holding the last good set from 45s ago`; a failure with
+ * nothing held (before the first answer, or an empty answer honoured after holdMs)
+ * `DNS FAILING (NXDOMAIN), no targets from DNS; last good 6m ago`.
+ */
+function discoveryText(discovery: DiscoveryView, now: Date, color: boolean): string {
+  const dns = typeof discovery.dns === 'string' ? `DNS ${discovery.dns}` : 'DNS';
+  const ago = (iso: string | null) => (iso === null ? 'never' : `${age(iso, now)} ago`);
+  if (discovery.lastError === null) {
+    const ttl = discovery.ttlMs === null ? '' : `, ttl ${formatMs(discovery.ttlMs)}`;
+    return `${dns} ok${ttl}, resolved ${ago(discovery.resolvedAt)}`;
+  }
+  if (discovery.stale) {
+    const since = discovery.resolvedAt === null ? '' : `, last query ${ago(discovery.resolvedAt)}`;
+    return `${dns} ${paint(`STALE (${discovery.lastError}${since})`, 'red', color)}, holding the last good set from ${ago(discovery.lastGoodAt)}`;
+  }
+  return `${dns} ${paint(`FAILING (${discovery.lastError})`, 'red', color)}, no targets from DNS; last good ${ago(discovery.lastGoodAt)}`;
 }
 
 /** /status's `store`: `{ kind, up }`, and since SPEC §10 also `lastOkAt` and `error` (read when present). */

@@ -2,8 +2,11 @@
 // downloaded at run time). Asks for the token on 401, flips through the page's button and
 // the confirm dialog, shows a refusal's error text, keeps the token in sessionStorage only.
 // Shows no notice bar and no Abort/Promote until there is something to show. Drains, puts in
-// maintenance and readies a target from its row, through a confirmation in the row.
-// Leaves screenshots in test/artifacts/dashboard.png, dashboard-skipped.png and dashboard-targets.png.
+// maintenance and readies a target from its row, through a confirmation in the row. Shows the
+// TTL, resolved age and a stale badge of targets a real dnsmasq gives, and warns on the pool
+// card while DNS is frozen.
+// Leaves screenshots in test/artifacts/dashboard.png, dashboard-skipped.png, dashboard-targets.png
+// and dashboard-dns.png.
 import t from 'tap';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,6 +15,7 @@ import { request } from 'undici';
 import { chromium, type Browser, type Dialog, type Page } from 'playwright-core';
 import { startProxy } from '../helpers/proxy.js';
 import { closedPort, startUpstream } from '../helpers/upstream.js';
+import { dnsmasqFor, requireDnsmasq } from '../helpers/dnsmasq.js';
 import { send, waitFor } from '../helpers/http-client.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -312,5 +316,79 @@ if (missing && process.env.CI) {
     t.equal(await page.textContent(`${first} .target-weight`), '100');
     t.equal(await page.textContent(`${first} .target-drained`), '', 'no drain note on a ready target');
     t.same(problems, [], 'no script errors and no browser dialogs');
+  });
+
+  t.test('discovered targets in chromium: source, TTL, resolved age, stale badge and the pool\'s DNS warning', { skip }, async (t) => {
+    if (!requireDnsmasq(t)) return;
+    const dns = await dnsmasqFor(t, { ttlSeconds: 1 });
+    const hosts = ['127.0.0.2', '127.0.0.3'];
+    const first = await startUpstream(hosts[0]!, undefined, 0, hosts[0]);
+    const second = await startUpstream(hosts[1]!, undefined, first.port, hosts[1]);
+    const green = await startUpstream('green');
+    await dns.setRecords({ 'app.switchyard.test': hosts });
+    const proxy = await startProxy({
+      blue: { version: '3.0.0', discover: { dns: 'app.switchyard.test', port: first.port } },
+      green: { version: '3.1.0', targets: [green.url] },
+    }, {
+      admin: { host: '127.0.0.1', port: 0, token: TOKEN },
+      resolver: { servers: [dns.server] },
+      healthCheck: { intervalMs: 200, timeoutMs: 500, healthyThreshold: 1, unhealthyThreshold: 2 },
+    });
+    let browser: Browser | undefined;
+    let frozen = false;
+    t.teardown(async () => {
+      if (frozen) dns.thaw();
+      await browser?.close();
+      await proxy.close();
+      await Promise.all([first.close(), second.close(), green.close()]);
+    });
+    const blueRows = hosts.map((host) => `article[data-pool="blue"] li[data-target="${host}:${first.port}"]`);
+    const greenRow = `article[data-pool="green"] li[data-target="${new URL(green.url).host}"]`;
+    const card = (pool: string) => `article[data-pool="${pool}"] .discovery`;
+
+    browser = await launch();
+    const { page, problems } = await openPage(browser);
+    await page.goto(`${proxy.admin}/`);
+    await page.fill('#token', TOKEN);
+    await page.click('#login button[type=submit]');
+    for (const row of blueRows) {
+      await page.waitForSelector(`${row}[data-state="ready"] .dot.healthy`);
+      t.equal(await page.textContent(`${row} .target-source`), 'dns');
+      t.ok(await page.isVisible(`${row} .target-dns`), 'a dns target shows its DNS line');
+      t.equal(await page.textContent(`${row} .target-ttl`), '1 s');
+      t.match(await page.textContent(`${row} .target-resolved`), /^\d+ s ago$/);
+      t.ok(await page.isHidden(`${row} .stale-badge`), 'no stale badge while DNS answers');
+    }
+    await page.waitForSelector(`${greenRow} .dot.healthy`);
+    t.equal(await page.textContent(`${greenRow} .target-source`), 'config');
+    t.ok(await page.isHidden(`${greenRow} .target-dns`), 'no DNS line on a config target');
+    t.equal(await page.getAttribute(card('blue'), 'data-state'), 'ok');
+    t.match(await page.textContent(card('blue')), /^DNS ok · TTL 1 s · resolved \d+ s ago$/);
+    t.notOk(await page.$eval(card('blue'), (el) => el.classList.contains('warn')), 'no warning while DNS answers');
+    t.ok(await page.isHidden(card('green')), 'a pool that does not discover has no DNS line');
+
+    // Frozen DNS: queries time out, the pool holds its targets; the card warns, each row has the badge.
+    dns.freeze();
+    frozen = true;
+    await page.waitForSelector(`${card('blue')}[data-state="stale"]`, { timeout: 15_000 });
+    t.match(await page.textContent(card('blue')), /^DNS stale \(TIMEOUT\): holding the last good set from \d+ s ago$/);
+    t.ok(await page.$eval(card('blue'), (el) => el.classList.contains('warn')), 'shown as a warning');
+    for (const row of blueRows) {
+      await page.waitForSelector(`${row} .stale-badge`, { state: 'visible' });
+      t.equal(await page.getAttribute(row, 'data-state'), 'ready', 'a stale target stays in rotation');
+    }
+    t.ok(await page.isHidden(card('green')));
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-dns.png'), fullPage: true });
+
+    // DNS answers again: the warning and the badges go.
+    dns.thaw();
+    frozen = false;
+    await page.waitForSelector(`${card('blue')}[data-state="ok"]`, { timeout: 15_000 });
+    for (const row of blueRows) await page.waitForSelector(`${row} .stale-badge`, { state: 'hidden' });
+    t.same(await page.evaluate(SHOWN_THOUGH_HIDDEN), [], 'every element with the hidden attribute is hidden');
+    t.same(problems, [], 'no script errors in the page');
+    const width = await page.evaluate('document.documentElement.scrollWidth');
+    t.ok((width as number) <= 1280, `nothing overflows the 1280 px viewport (scroll width ${String(width)})`);
   });
 }

@@ -5,6 +5,8 @@
 // If-Match, so an action confirmed on stale state is refused (412) instead of applied.
 // A target's state (drain, maint, ready) is changed from its row, after a confirmation shown
 // in the row itself: it survives the next poll, which redraws the list every second.
+// Targets from DNS (SPEC §12) show their TTL, when an answer last listed them and a stale
+// badge while the pool holds them through DNS failures; the pool card warns then.
 //
 // Kept free of backquotes and dollar-brace so it can live in this raw template string.
 
@@ -235,6 +237,8 @@ export const CLIENT_JS = String.raw`'use strict';
 
   // ---- rendering ----
   const ms = (value) => (value < 10 ? value.toFixed(1) : String(Math.round(value))) + ' ms';
+  // A TTL: '500 ms', '30 s', '5 min'.
+  const duration = (value) => value < 1000 ? value + ' ms' : value < 60000 || value % 60000 !== 0 ? Math.round(value / 100) / 10 + ' s' : value / 60000 + ' min';
 
   function ago(iso) {
     if (!iso) return '';
@@ -266,6 +270,7 @@ export const CLIENT_JS = String.raw`'use strict';
         h('span', {}, h('i', { style: 'background: var(--split)' }), 'requests/s, last minute'),
         h('span', {}, h('i', { style: 'background: var(--bad)' }), 'errors/s'),
         (c.peak = h('span'))),
+      (c.discovery = h('div', { className: 'discovery', role: 'status' })),
       (c.targets = h('ul', { className: 'targets' })),
       (c.drain = h('div', { className: 'muted' })),
       h('div', { className: 'actions' }, (c.flip = h('button', { type: 'button', className: 'flip', onclick: () => flip(name) }, 'Flip to ' + name))));
@@ -310,6 +315,7 @@ export const CLIENT_JS = String.raw`'use strict';
       c.chart.setAttribute('aria-label', name + ': ' + total + ' requests, ' + failed + ' errors in the last minute');
       c.peak.textContent = 'peak ' + Math.max(0, ...rps) + '/s';
 
+      renderDiscovery(c, pool.discovery);
       renderTargetRows(name, c, pool.targets);
 
       c.drain.textContent = pool.state === 'draining' ? 'draining since ' + ago(pool.drainingSince)
@@ -317,6 +323,22 @@ export const CLIENT_JS = String.raw`'use strict';
       c.drain.hidden = c.drain.textContent === '';
       c.flip.disabled = pool.weight === 100;
     });
+  }
+
+  // A discovering pool's DNS state: one muted line when answers come, a warning while the
+  // targets are a held last good set (stale) or DNS fails with nothing held.
+  function renderDiscovery(c, discovery) {
+    c.discovery.hidden = !discovery;
+    if (!discovery) return;
+    const failing = discovery.lastError !== null;
+    c.discovery.dataset.state = discovery.stale ? 'stale' : failing ? 'failing' : 'ok';
+    c.discovery.classList.toggle('warn', failing);
+    c.discovery.textContent = !failing
+      ? 'DNS ok' + (discovery.ttlMs === null ? '' : ' · TTL ' + duration(discovery.ttlMs)) + ' · resolved ' + ago(discovery.resolvedAt)
+      : discovery.stale
+        ? 'DNS stale (' + discovery.lastError + '): holding the last good set from ' + ago(discovery.lastGoodAt)
+        : 'DNS failing (' + discovery.lastError + '): no targets from DNS' + (discovery.lastGoodAt ? '; last good ' + ago(discovery.lastGoodAt) : '');
+    c.discovery.title = discovery.resolvedAt ? 'last query ' + discovery.resolvedAt : '';
   }
 
   const round = (weight) => String(Math.round(weight * 10) / 10);
@@ -334,7 +356,11 @@ export const CLIENT_JS = String.raw`'use strict';
         (r.inflight = h('span', { className: 'target-inflight muted' }))),
       h('div', { className: 'target-line muted' },
         'weight ', (r.weight = h('b', { className: 'target-weight' })), ' · effective ', (r.effective = h('b', { className: 'target-effective' })),
+        ' · ', (r.source = h('span', { className: 'target-source' })),
         (r.drained = h('span', { className: 'target-drained' }))),
+      (r.dns = h('div', { className: 'target-line target-dns muted' },
+        'TTL ', (r.ttl = h('b', { className: 'target-ttl' })), ' · resolved ', (r.resolved = h('span', { className: 'target-resolved' })),
+        (r.stale = h('span', { className: 'stale-badge', title: 'DNS does not answer: kept from the last good answer' }, 'stale')))),
       (r.check = h('div', { className: 'target-line muted' })),
       (r.actions = h('div', { className: 'target-actions' }, button('drain'), button('maint'), button('ready'))),
       (r.confirm = h('div', { className: 'target-confirm', role: 'alertdialog' },
@@ -371,6 +397,13 @@ export const CLIENT_JS = String.raw`'use strict';
       r.inflight.textContent = target.inflight + ' in flight';
       r.weight.textContent = String(target.weight);
       r.effective.textContent = round(target.effectiveWeight);
+      r.source.textContent = target.source;
+      // ttlMs is present on targets from DNS only.
+      r.dns.hidden = target.ttlMs === undefined;
+      r.ttl.textContent = typeof target.ttlMs === 'number' ? duration(target.ttlMs) : '–';
+      r.resolved.textContent = target.resolvedAt ? ago(target.resolvedAt) : 'not yet';
+      r.resolved.title = target.resolvedAt || '';
+      r.stale.hidden = target.stale !== true;
       // A fenced target (drain, maint, removing): drained once nothing is in flight.
       const fenced = target.state !== 'ready' || target.removing;
       r.drained.textContent = !fenced ? '' : target.drainedAt ? ' · drained ' + ago(target.drainedAt) : ' · draining';

@@ -85,6 +85,9 @@ button.small { padding: 1px 9px; font-size: 12px; }
 .dot.healthy { background: var(--active); }
 .dot.unhealthy { background: var(--bad); }
 .dot.ejected { background: var(--warn); }
+.discovery { font-size: 12px; color: var(--muted); }
+.discovery.warn { padding: 5px 9px; border: 1px solid var(--warn); border-radius: 6px; background: #fff8c5; color: #7d4e00; font-weight: 600; }
+.stale-badge { margin-left: 6px; padding: 0 7px; border-radius: 999px; font-size: 11.5px; font-weight: 600; color: #fff; background: var(--warn); text-transform: uppercase; }
 .card .actions { display: flex; gap: 8px; justify-content: flex-end; margin-top: auto; }
 .row { display: flex; align-items: center; gap: 8px; margin-top: 12px; }
 .spacer { flex: 1; }
