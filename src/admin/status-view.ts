@@ -47,13 +47,13 @@ export function storeView(store: Pick<StateStore, 'kind' | 'health'>): StoreView
 }
 
 /**
- * A discovering pool's `discovery` in `GET /status` (SPEC §12): `stale` while its targets are a
+ * A discovering pool's `discovery` in `GET /status` (SPEC §12): the name and record type asked, `stale` while its targets are a
  * held last good set, `lastError` the last query's failure (`NXDOMAIN`, `EMPTY`, `SERVFAIL`,
  * `TIMEOUT`) or null, times ISO 8601 (null before the first), `ttlMs` of the last good answer.
  */
 export function discoveryView(info: DiscoveryInfo) {
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-  return { stale: info.stale, lastError: info.lastError, resolvedAt: iso(info.resolvedAt), lastGoodAt: iso(info.lastGoodAt), ttlMs: info.ttlMs };
+  return { dns: info.dns, type: info.type, stale: info.stale, lastError: info.lastError, resolvedAt: iso(info.resolvedAt), lastGoodAt: iso(info.lastGoodAt), ttlMs: info.ttlMs };
 }
 
 function poolView(pool: UpstreamPool, discovery: DiscoveryInfo | undefined) {

@@ -86,7 +86,7 @@ export function formatStatus(status: StatusView, options: StatusFormatOptions = 
   return `${by}\n${store}\n\n${summaryWithDiscovery}\n\n${targets}\n`;
 }
 
-/** A discovering pool's `discovery` in /status (SPEC §12), read tolerantly; `dns` (the name) if a server adds it. */
+/** A discovering pool's `discovery` in /status (SPEC §12), read tolerantly (an older server sends no `dns`). */
 interface DiscoveryView {
   stale: boolean;
   lastError: string | null;

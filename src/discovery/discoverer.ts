@@ -157,7 +157,7 @@ export class Discoverer {
     const { state } = step;
     this.options.sink.applyDiscovered(loop.pool,
       state.addresses.map((address) => ({ url: addressUrl(config.scheme, address), weight: address.weight, name: address.name })),
-      { stale: state.stale, lastError: state.lastError, resolvedAt: state.resolvedAt, lastGoodAt: state.lastGoodAt, ttlMs: state.ttlMs });
+      { dns: config.dns, type: config.type, stale: state.stale, lastError: state.lastError, resolvedAt: state.resolvedAt, lastGoodAt: state.lastGoodAt, ttlMs: state.ttlMs });
     if (step.added.length > 0 || step.removed.length > 0) {
       this.options.logger.info({ ...fields, added: step.added, removed: step.removed, ttlMs: state.ttlMs }, 'DNS discovery: targets changed');
     }

@@ -58,6 +58,9 @@ export interface DiscoveredTarget {
  * `stale` while the targets are a held last good set.
  */
 export interface DiscoveryInfo {
+  /** What is asked: `discover.dns` and `discover.type`. */
+  dns: string;
+  type: string;
   stale: boolean;
   lastError: string | null;
   resolvedAt: number | null;

@@ -65,7 +65,7 @@ if (requireDnsmasq(t)) t.test('targets and status against a real dnsmasq', async
 
     const status = await cli(['status'], env);
     t.equal(status.code, 0, status.err);
-    t.match(status.out, /^blue\s+v1\s.*\n {2}DNS ok, ttl 1s, resolved \d+s ago$/m, 'the DNS state on the line under the pool');
+    t.match(status.out, /^blue\s+v1\s.*\n {2}DNS app\.switchyard\.test ok, ttl 1s, resolved \d+s ago$/m, 'the DNS state on the line under the pool');
     t.match(status.out, /^green\s+v2\s.*\n\n/m, 'nothing under a static pool');
     t.equal(status.out.match(/DNS/g)?.length, 1);
   });
@@ -84,7 +84,7 @@ if (requireDnsmasq(t)) t.test('targets and status against a real dnsmasq', async
     t.match(green.out, STATIC_HEADER, 'the static pool is untouched by the DNS fault');
 
     const status = await cli(['status'], env);
-    t.match(status.out, /^blue\s+v1\s.*\n {2}DNS STALE \(TIMEOUT, last query \d+s ago\), holding the last good set from \d+s ago$/m);
+    t.match(status.out, /^blue\s+v1\s.*\n {2}DNS app\.switchyard\.test STALE \(TIMEOUT, last query \d+s ago\), holding the last good set from \d+s ago$/m);
     t.match(status.out, /^blue\s+v1\s+100\s+active\s+2\/2/m, 'the pool keeps both targets');
 
     dns.thaw();
@@ -92,7 +92,7 @@ if (requireDnsmasq(t)) t.test('targets and status against a real dnsmasq', async
     await waitFor('the targets to be fresh again', async () => (await blueTargets()).every((view) => view.stale === false),
       { timeoutMs: 10_000, intervalMs: 100 });
     t.match((await cli(['targets', 'blue'], env)).out, new RegExp(`^blue\\s+${ids[0]}\\s.*\\s+no$`, 'm'));
-    t.match((await cli(['status'], env)).out, /\n {2}DNS ok, ttl 1s, resolved \d+s ago$/m);
+    t.match((await cli(['status'], env)).out, /\n {2}DNS app\.switchyard\.test ok, ttl 1s, resolved \d+s ago$/m);
   });
 });
 

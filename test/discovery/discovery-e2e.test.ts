@@ -49,7 +49,7 @@ if (requireDnsmasq(t)) t.test('discovery against a real dnsmasq', async (t) => {
     t.type(list[0]!.resolvedAt, 'string');
     t.equal(list[0]!.stale, false);
     const discovery = (await status()).pools.blue!.discovery as Record<string, unknown>;
-    t.match(discovery, { stale: false, lastError: null, ttlMs: TTL_S * 1000 });
+    t.match(discovery, { dns: NAME, type: 'A', stale: false, lastError: null, ttlMs: TTL_S * 1000 });
     for (let i = 0; i < 20; i++) await get();
     t.ok(count('127.0.0.2') > 0 && count('127.0.0.3') > 0, 'both take traffic');
   });

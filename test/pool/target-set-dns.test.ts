@@ -15,7 +15,7 @@ const SLOW = { windowMs: 0, aggression: 1, minWeightPercent: 10 };
 const DISCOVER = { dns: 'app.test', port: 80, scheme: 'http', type: 'A', refreshMs: 30000, holdMs: 300000 } as const;
 const pool = (targets: string[], discover = true): PoolConfig =>
   ({ name: 'blue', version: '1', targets, healthCheck: HEALTH, slowStart: SLOW, ...(discover ? { discover: { ...DISCOVER } } : {}) });
-const INFO: DiscoveryInfo = { stale: false, lastError: null, resolvedAt: 1000, lastGoodAt: 1000, ttlMs: 5000 };
+const INFO: DiscoveryInfo = { dns: 'app.test', type: 'A', stale: false, lastError: null, resolvedAt: 1000, lastGoodAt: 1000, ttlMs: 5000 };
 const dns = (...hosts: string[]) => hosts.map((host) => ({ url: `http://${host}:80`, weight: 100 }));
 
 function makeSet(targets: string[]) {

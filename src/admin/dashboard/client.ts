@@ -338,7 +338,8 @@ export const CLIENT_JS = String.raw`'use strict';
       : discovery.stale
         ? 'DNS stale (' + discovery.lastError + '): holding the last good set from ' + ago(discovery.lastGoodAt)
         : 'DNS failing (' + discovery.lastError + '): no targets from DNS' + (discovery.lastGoodAt ? '; last good ' + ago(discovery.lastGoodAt) : '');
-    c.discovery.title = discovery.resolvedAt ? 'last query ' + discovery.resolvedAt : '';
+    // The name can be a long cluster FQDN: on hover, not in the line.
+    c.discovery.title = discovery.dns + ' (' + discovery.type + ')' + (discovery.resolvedAt ? ', last query ' + discovery.resolvedAt : '');
   }
 
   const round = (weight) => String(Math.round(weight * 10) / 10);
