@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # Switchyard image: one image for the proxy (`start`) and the demo upstreams (`demo-app`).
-#   docker build -t switchyard-proxy .
-#   docker run --rm switchyard-proxy node dist/cli/main.js check-config config/switchyard.yaml
+#   docker build -t switchyard-proxy:local .
+#   docker run --rm switchyard-proxy:local node dist/cli/main.js check-config config/switchyard.yaml
 # Used by docker-compose.yml; see README "Local stack (docker compose)".
 # Node 24, the newest LTS: .ci/run runs the whole suite on it (and on 22 and 20).
 

@@ -116,6 +116,18 @@ t.test('check-config: 0 for a good file, 2 with problems otherwise', async (t) =
   t.equal(good.code, 0, good.err);
   t.match(good.out, /ok \(blue ×2, green ×1\)/);
 
+  // A discovering pool says what it asks DNS for, not "×0"; --json carries the discover block.
+  const discovering = writeConfig('discover.yaml', `
+pools:
+  blue: { discover: { dns: app-blue.prod.svc.cluster.local, port: 8000 } }
+  green: { targets: ["http://10.0.0.9:8000"], discover: { dns: _http._tcp.green.internal, type: SRV } }
+`);
+  const summary = await cli(['check-config', discovering], {});
+  t.equal(summary.code, 0, summary.err);
+  t.match(summary.out, /ok \(blue dns app-blue\.prod\.svc\.cluster\.local:8000 \(A\), green ×1 \+ dns _http\._tcp\.green\.internal \(SRV\)\)/);
+  const summaryJson = JSON.parse((await cli(['check-config', '--json', discovering], {})).out) as { pools: Array<Record<string, unknown>> };
+  t.match(summaryJson.pools[0], { name: 'blue', targets: [], discover: { dns: 'app-blue.prod.svc.cluster.local', port: 8000, type: 'A' } });
+
   const missing = await cli(['check-config', join(dir, 'nope.yaml')], {});
   t.equal(missing.code, 2);
   t.match(missing.err, /nope\.yaml: file not found/);

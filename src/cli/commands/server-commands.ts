@@ -1,6 +1,7 @@
 // Commands that run things here: start (proxy + admin), demo, check-config, demo-app.
 import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load.js';
+import type { PoolConfig } from '../../config/schema.js';
 import { ConfigError } from '../../errors.js';
 import { Switchyard } from '../../main.js';
 import { startDemo } from '../../demo/demo-stack.js';
@@ -62,12 +63,13 @@ export function registerServerCommands(program: Command, io: CliIo, run: (result
     .action((file: string, flags: { json?: boolean }) => run(async () => {
       if (!flags.json) {
         const config = loadConfigFile(file, io.env);
-        io.out(`${file}: ok (${config.pools.map((pool) => `${pool.name} ×${pool.targets.length}`).join(', ')})`);
+        io.out(`${file}: ok (${config.pools.map(poolSummary).join(', ')})`);
         return EXIT.OK;
       }
       try {
         const config = loadConfigFile(file, io.env);
-        const pools = config.pools.map((pool) => ({ name: pool.name, version: pool.version, targets: pool.targets }));
+        const pools = config.pools.map((pool) => ({ name: pool.name, version: pool.version, targets: pool.targets,
+          ...(pool.discover === undefined ? {} : { discover: pool.discover }) }));
         io.out(JSON.stringify({ file, ok: true, pools }, null, 2));
         return EXIT.OK;
       } catch (err) {
@@ -132,4 +134,11 @@ function demoBanner(proxy: string, admin: string): string {
     `    npx switchyard status --watch${flag}`,
     '  Ctrl-C stops it. (`switchyard demo --fleet`: two proxies sharing a Redis.)',
   ].join('\n');
+}
+
+/** `blue ×2`, `green dns app-green.svc:8000 (A)`, or both: what check-config says a pool has. */
+function poolSummary(pool: PoolConfig): string {
+  const parts = [...(pool.targets.length > 0 || pool.discover === undefined ? [`×${pool.targets.length}`] : []),
+    ...(pool.discover === undefined ? [] : [`dns ${pool.discover.dns}${pool.discover.port === undefined ? '' : `:${pool.discover.port}`} (${pool.discover.type})`])];
+  return `${pool.name} ${parts.join(' + ')}`;
 }
