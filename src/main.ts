@@ -353,6 +353,7 @@ export class Switchyard {
 
   private healthChanged({ target, healthy, result }: HealthChange): void {
     if (healthy) this.ejector.release(target);
+    this.pools.healthChanged(target);
     const fields = { kind: 'health', pool: target.pool, target: target.url, healthy, check: result };
     if (healthy) this.logger.info(fields, 'target healthy');
     else this.logger.warn(fields, 'target unhealthy');

@@ -88,6 +88,13 @@ export class TargetSet {
   private discovered = new Map<string, Discovered>();
   /** Targets made before the proxy first served skip slow start on their first `ready`. */
   private serving = false;
+  /**
+   * Leaving targets still in rotation because none of their pool's new targets has passed its
+   * first check yet (make before break): a wholesale change — every DNS address replaced, a new
+   * file — must not leave the pool with no ready target for a health check's round trip
+   * (haproxy#3400). They leave as soon as a new one is ready or none is waiting any more.
+   */
+  private handover = new Set<Target>();
 
   constructor(configs: readonly PoolConfig[], private readonly options: TargetSetOptions) {
     this.reconcile(configs);
@@ -191,6 +198,12 @@ export class TargetSet {
     return result;
   }
 
+  /** A target's health changed or its first check ended (main.ts): a pool handing over may let its old targets go. */
+  healthChanged(target: Target): void {
+    const pool = this.byName.get(target.pool);
+    if (pool !== undefined && pool.targets.some((other) => this.handover.has(other))) this.reconcilePool(pool, this.configs.find((config) => config.name === pool.name)!, emptyReconciled());
+  }
+
   /** Graceful: waits for in-flight upstream requests, then closes every connection. */
   async close(): Promise<void> {
     await Promise.all(this.targets().map((target) => target.closeConnections()));
@@ -216,6 +229,8 @@ export class TargetSet {
       if (target === undefined) {
         target = this.create(pool, want.url, want.servername);
         result.addedTargets.push(target);
+      } else if (this.handover.delete(target)) {
+        // Wanted again before it left: it simply stays.
       } else if (target.health.has(Flag.REMOVED)) {
         this.revive(pool, target);
       }
@@ -226,7 +241,14 @@ export class TargetSet {
       this.applyState(pool, target, want.state);
       targets.push(target);
     }
+    // Make before break: while no wanted target is ready but some await their first check, ready leavers keep serving.
+    const waiting = !targets.some((target) => target.ready) && targets.some((target) => target.health.has(Flag.PENDING_FIRST_CHECK) && !target.health.fenced);
     for (const target of live.values()) {
+      if (waiting && (target.ready || this.handover.has(target))) {
+        this.handover.add(target);
+        targets.push(target);
+        continue;
+      }
       // Leaving targets stay listed (fenced, `removing`) until drained, then drop out.
       if (target.inflight > 0 || !target.health.has(Flag.REMOVED)) {
         this.leave(pool, target, result);
@@ -268,6 +290,7 @@ export class TargetSet {
   /** The target left its sources: fenced, unchecked, and closed once its work is done. */
   private leave(pool: UpstreamPool, target: Target, result: Reconciled): void {
     if (target.health.has(Flag.REMOVED)) return;
+    this.handover.delete(target);
     target.setFlag(Flag.REMOVED, true);
     this.options.lifecycle.unwatch(target);
     this.options.lifecycle.forget(target);
@@ -301,6 +324,10 @@ export class TargetSet {
     const pool = this.byName.get(target.pool);
     if (pool !== undefined && pool.targets.includes(target)) pool.targets = pool.targets.filter((other) => other !== target);
   }
+}
+
+function emptyReconciled(): Reconciled {
+  return { addedTargets: [], removedTargets: [], addedPools: [], removedPools: [] };
 }
 
 /** The file's targets plus the API's plus DNS's, minus the API's removals, with declared state and weight. */

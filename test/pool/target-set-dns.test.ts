@@ -18,14 +18,17 @@ const pool = (targets: string[], discover = true): PoolConfig =>
 const INFO: DiscoveryInfo = { dns: 'app.test', type: 'A', stale: false, lastError: null, resolvedAt: 1000, lastGoodAt: 1000, ttlMs: 5000 };
 const dns = (...hosts: string[]) => hosts.map((host) => ({ url: `http://${host}:80`, weight: 100 }));
 
-function makeSet(targets: string[]) {
+/** `checkAtOnce: false`: new targets stay pending their first check until the test passes it (`firstCheck`). */
+function makeSet(targets: string[], { checkAtOnce = true } = {}) {
   const calls: string[] = [];
   const watched = new Set<Target>();
   const lifecycle: TargetLifecycle = {
     watch: (target) => {
-      if (!watched.has(target)) calls.push(`watch ${target.id}`);
+      if (watched.has(target)) return;
+      calls.push(`watch ${target.id}`);
       watched.add(target);
-      target.setFlag(Flag.PENDING_FIRST_CHECK, false);
+      // As the active checker: pending until its first check answers (a second watch changes nothing).
+      target.setFlag(Flag.PENDING_FIRST_CHECK, !checkAtOnce);
     },
     unwatch: (target) => { if (watched.delete(target)) calls.push(`unwatch ${target.id}`); },
     forget: (target) => calls.push(`forget ${target.id}`),
@@ -115,4 +118,39 @@ t.test('a pool that does not discover ignores answers; a reload dropping discove
   t.same(diff.addedTargets, [], 'a late answer racing the reload is ignored');
   t.equal(set.find('blue', '10.0.0.5:80'), undefined);
   t.equal(set.applyDiscovered('nope', dns('10.0.0.5'), INFO).addedTargets.length, 0);
+});
+
+t.test('every address replaced at once: the old ones serve until a new one passed its first check (make before break)', async (t) => {
+  const { set } = makeSet([], { checkAtOnce: false });
+  set.applyDiscovered('blue', dns('10.0.0.1', '10.0.0.2'), INFO);
+  const firstCheck = (target: Target, healthy: boolean) => {
+    if (!healthy) target.setFlag(Flag.FAILED_ACTIVE_CHECK, true);
+    target.setFlag(Flag.PENDING_FIRST_CHECK, false);
+    set.healthChanged(target);
+  };
+  for (const target of set.get('blue')!.targets) firstCheck(target, true);
+  t.equal(set.get('blue')!.readyTargets, 2);
+
+  set.applyDiscovered('blue', dns('10.0.0.3', '10.0.0.4'), INFO);
+  t.same(ids(set), ['10.0.0.3:80', '10.0.0.4:80', '10.0.0.1:80', '10.0.0.2:80'], 'old ones still listed, not leaving');
+  t.equal(set.get('blue')!.readyTargets, 2, 'the pool never has no ready target');
+  const [c, d] = [set.find('blue', '10.0.0.3:80')!, set.find('blue', '10.0.0.4:80')!];
+  firstCheck(c, false);
+  t.equal(set.get('blue')!.readyTargets, 2, 'a new one failing its first check changes nothing while another is pending');
+  firstCheck(d, true);
+  t.same(ids(set), ['10.0.0.3:80', '10.0.0.4:80'], 'once one is ready the old ones leave (idle: at once)');
+  t.same(set.get('blue')!.targets.filter((target) => target.ready).map((target) => target.id), ['10.0.0.4:80']);
+
+  // A held old target that DNS names again simply stays.
+  set.applyDiscovered('blue', dns('10.0.0.5'), INFO);
+  t.ok(set.find('blue', '10.0.0.4:80')!.ready, 'kept while 10.0.0.5 is pending');
+  set.applyDiscovered('blue', dns('10.0.0.4', '10.0.0.5'), INFO);
+  t.notOk(set.find('blue', '10.0.0.4:80')!.health.has(Flag.REMOVED));
+  t.same(ids(set), ['10.0.0.4:80', '10.0.0.5:80']);
+
+  // Every new one failing its first check: nothing is pending any more, the old ones go (nothing healthy is wanted).
+  set.applyDiscovered('blue', dns('10.0.0.6'), INFO);
+  t.ok(set.find('blue', '10.0.0.4:80')!.ready);
+  firstCheck(set.find('blue', '10.0.0.6:80')!, false);
+  t.same(ids(set), ['10.0.0.6:80'], 'old ones leave once no new target is pending');
 });
