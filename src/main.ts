@@ -193,7 +193,7 @@ export class Switchyard {
       metrics: this.metrics,
       rates: this.rates,
       metricsPublic: config.admin.metricsPublic,
-      ready: () => this.serving,
+      ready: () => this.ready,
       reload: () => this.reload(),
       instance: this.instance,
       token: config.admin.token,
@@ -233,8 +233,13 @@ export class Switchyard {
     return this.preview === null ? null : urlOf(this.preview.server.address() as AddressInfo);
   }
 
+  /**
+   * `/readyz`: serving (first health round over, not shutting down), and no pool with traffic
+   * is empty only because its DNS has not answered since start — a replica started during a
+   * DNS outage must not take traffic from one that holds the last good set.
+   */
   get ready(): boolean {
-    return this.serving;
+    return this.serving && this.pools.awaitingFirstAnswer(this.control.current.weights).length === 0;
   }
 
   /**

@@ -110,8 +110,10 @@ export class DnsResolver {
    * SRV: only the lowest priority (RFC 2782's first choice; backups are left to a later issue),
    * each record's target resolved to A records — a target is an address, so no pooled socket
    * stays pinned to a name. Node's `resolveSrv` gives no TTL: `ttlMs` is the smallest TTL of
-   * the targets' A records (refreshMs bounds the delay either way). A target name that does not
-   * resolve fails the whole answer, so a half answer never shrinks the pool.
+   * the targets' A records (refreshMs bounds the delay either way). A target name answered with
+   * no address (NXDOMAIN, NODATA) is an answer: that record is skipped, the others serve (a stale
+   * record must not empty the pool). A target name that gets no answer (SERVFAIL, timeout) fails
+   * the whole query, so the last good set is held instead of shrinking on a transient fault.
    */
   private async srv(resolver: Resolver, query: DnsQuery): Promise<Resolved> {
     const records = await resolver.resolveSrv(query.name).catch((error) => { throw new Failure(classify(error, query)); });
@@ -120,7 +122,10 @@ export class DnsResolver {
     const chosen = records.filter((record) => record.priority === priority);
     const scale = srvScale(chosen.map((record) => record.weight));
     const parts = await Promise.all(chosen.map((record) =>
-      addresses(resolver, record.name, isIP(record.name) === 6 ? 'AAAA' : 'A', record.port, scale(record.weight), false)));
+      addresses(resolver, record.name, isIP(record.name) === 6 ? 'AAAA' : 'A', record.port, scale(record.weight), false).catch((error: unknown) => {
+        if (error instanceof Failure && (error.failure.error === 'NXDOMAIN' || error.failure.error === 'EMPTY')) return NO_ADDRESSES;
+        throw error;
+      })));
     return merge(parts);
   }
 }
@@ -130,12 +135,27 @@ async function addresses(resolver: Resolver, name: string, family: 'A' | 'AAAA',
   if (isIP(name) !== 0) return { addresses: [{ host: name, port, weight, name }], ttlMs: Number.MAX_SAFE_INTEGER };
   try {
     const records = family === 'A' ? await resolver.resolve4(name, { ttl: true }) : await resolver.resolve6(name, { ttl: true });
-    return { addresses: records.map((record) => ({ host: record.address, port, weight, name })), ttlMs: Math.min(...records.map((record) => record.ttl * 1000)) };
+    return { addresses: records.map((record) => ({ host: record.address, port, weight, name })), ttlMs: minTtlMs(records) };
   } catch (error) {
     // With A+AAAA, a name with only one family answers NODATA for the other: normal.
-    if (emptyOk && (error as NodeJS.ErrnoException).code === 'ENODATA') return { addresses: [], ttlMs: Number.MAX_SAFE_INTEGER };
+    if (emptyOk && (error as NodeJS.ErrnoException).code === 'ENODATA') return NO_ADDRESSES;
     throw new Failure(classify(error, { name, type: family, port }));
   }
+}
+
+/** A part with nothing in it; its TTL never lowers the merged one. */
+const NO_ADDRESSES: Resolved = { addresses: [], ttlMs: Number.MAX_SAFE_INTEGER };
+
+/**
+ * The smallest TTL (ms) among records that carry one. c-ares leaves `ttl` out past the 256th
+ * address of a large (TCP) answer; those count for nothing (no TTL at all: refreshMs decides).
+ */
+export function minTtlMs(records: ReadonlyArray<{ ttl?: number }>): number {
+  let min = Number.MAX_SAFE_INTEGER;
+  for (const record of records) {
+    if (typeof record.ttl === 'number' && Number.isFinite(record.ttl)) min = Math.min(min, record.ttl * 1000);
+  }
+  return min;
 }
 
 function merge(parts: readonly Resolved[]): Resolved {

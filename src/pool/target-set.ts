@@ -89,10 +89,10 @@ export class TargetSet {
   /** Targets made before the proxy first served skip slow start on their first `ready`. */
   private serving = false;
   /**
-   * Leaving targets still in rotation because none of their pool's new targets has passed its
-   * first check yet (make before break): a wholesale change — every DNS address replaced, a new
-   * file — must not leave the pool with no ready target for a health check's round trip
-   * (haproxy#3400). They leave as soon as a new one is ready or none is waiting any more.
+   * Leaving targets still in rotation because none of their pool's new targets is ready yet
+   * (make before break): a wholesale change — every DNS address replaced, a new file, a pool
+   * switched to discovery — must not leave the pool with no ready target while the new ones
+   * are checked (haproxy#3400). They leave as soon as a new one is ready, or nothing is wanted.
    */
   private handover = new Set<Target>();
 
@@ -156,6 +156,19 @@ export class TargetSet {
     }
     this.discovered.set(pool, { targets, info });
     return this.reconcile(this.configs);
+  }
+
+  /**
+   * Pools with weight > 0 that have no ready target and discover a name that has not been
+   * answered since start (only SERVFAIL or timeouts, or no query yet). NXDOMAIN and an empty
+   * answer are answers: that pool is empty for real, not for want of DNS.
+   */
+  awaitingFirstAnswer(weights: Readonly<Record<string, number>>): string[] {
+    return this.configs.filter((config) => {
+      if (config.discover === undefined || (weights[config.name] ?? 0) === 0 || this.ready(config.name)) return false;
+      const info = this.discovered.get(config.name)?.info;
+      return info === undefined || (info.lastGoodAt === null && info.lastError !== 'NXDOMAIN' && info.lastError !== 'EMPTY');
+    }).map((config) => config.name);
   }
 
   /** The pool's discovery state, or undefined when it does not discover or has had no answer yet. */
@@ -241,11 +254,20 @@ export class TargetSet {
       this.applyState(pool, target, want.state);
       targets.push(target);
     }
-    // Make before break: while no wanted target is ready but some await their first check, ready leavers keep serving.
-    const waiting = !targets.some((target) => target.ready) && targets.some((target) => target.health.has(Flag.PENDING_FIRST_CHECK) && !target.health.fenced);
+    // Make before break: while none of the wanted targets is ready but one may become so (it
+    // takes traffic once healthy), or the pool's first DNS answer is still to come, ready
+    // leavers keep serving. An empty wanted set (honoured DNS emptiness, an operator's removal)
+    // is no hand-over: those leave.
+    const awaitingDns = config.discover !== undefined && !this.discovered.has(config.name);
+    const waiting = !targets.some((target) => target.ready) && (awaitingDns || targets.some((target) => !target.health.fenced));
     for (const target of live.values()) {
       if (waiting && (target.ready || this.handover.has(target))) {
-        this.handover.add(target);
+        if (!this.handover.has(target)) {
+          this.handover.add(target);
+          result.removedTargets.push(target); // removed from its sources; it leaves once another is ready
+          this.options.logger.warn({ kind: 'targets', pool: pool.name, target: target.id },
+            'target removed, but no new target is ready yet: it keeps serving until one is');
+        }
         targets.push(target);
         continue;
       }

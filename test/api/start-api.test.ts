@@ -88,7 +88,7 @@ t.test('an invalid object rejects with every problem by key path; nothing listen
   t.strictSame(error.problems, [
     'pools.blue.targets[0]: a target is an origin only, without path or query (http://127.0.0.1:1/path)',
     'pools.green.target: unknown key (did you mean targets?)',
-    'pools.green.targets: expected required property',
+    'pools.green.targets: required (or discover)',
     'limits.maxHeaderByte: unknown key (did you mean maxHeaderBytes?)',
   ]);
   t.equal(JSON.stringify(config), before, 'the object is not modified');

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { cli } from '../helpers/cli.js';
 import { LogSink } from '../helpers/log-sink.js';
 import { startUpstream } from '../helpers/upstream.js';
+import { waitFor } from '../helpers/http-client.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { Switchyard } from '../../src/main.js';
 
@@ -43,6 +44,9 @@ ${extra}`);
   t.match(added.out, /^config reloaded\n {2}targets added: .*127\.0\.0\.1:\d+/);
   t.equal(switchyard.pools.pools.find((pool) => pool.name === 'blue')!.targets.length, 2, 'the new target is in the pool');
 
+  // Once blue2 passed its first check, removing blue1 takes it out at once (before that, blue1
+  // would keep serving until blue2 is ready: make before break).
+  await waitFor('blue2 ready', () => switchyard.pools.find('blue', new URL(blue2.url).host)?.ready, { timeoutMs: 10_000 });
   write([blue2.url]);
   const json = await cli(['reload', '--json'], env);
   t.equal(json.code, 0, json.err);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { addressUrl, DnsResolver, isFailure, srvScale, type DnsResult } from '../../src/discovery/dns.js';
+import { addressUrl, DnsResolver, isFailure, minTtlMs, srvScale, type DnsResult } from '../../src/discovery/dns.js';
 import { dnsmasqFor, requireDnsmasq } from '../helpers/dnsmasq.js';
 
 const hosts = (result: DnsResult) => (isFailure(result) ? result.error : result.addresses.map((a) => `${a.host}:${a.port}/${a.weight}`));
@@ -10,6 +10,8 @@ t.test('pure helpers', async (t) => {
   t.same([3, 1, 0].map(srvScale([3, 1, 0])), [3, 1, 1], 'kept, 0 → 1');
   t.same([65535, 6553].map(srvScale([65535, 6553])), [1000, 100], 'scaled into 1..1000');
   t.throws(() => new DnsResolver({ servers: ['not-an-ip'] }), 'a server that is not an IP is refused at once');
+  t.equal(minTtlMs([{ ttl: 30 }, { ttl: 5 }, {}]), 5000, 'records without a TTL (c-ares past the 256th) are left out');
+  t.equal(minTtlMs([{}, {}]), Number.MAX_SAFE_INTEGER, 'none at all: no TTL bound (refreshMs decides)');
 });
 
 if (requireDnsmasq(t)) {
@@ -50,6 +52,25 @@ if (requireDnsmasq(t)) {
       t.same(await query('missing', 'A').then((r) => [hosts(r), isFailure(r) && r.code]), ['NXDOMAIN', 'ENOTFOUND']);
       t.same(await query('v4', 'AAAA').then((r) => [hosts(r), isFailure(r) && r.code]), ['EMPTY', 'ENODATA']);
       t.same(hosts(await query('_http._tcp.missing', 'SRV')), 'NXDOMAIN');
+    });
+
+    t.test('SRV: a record whose target has no address is skipped; all of them: EMPTY', async (t) => {
+      await dns.setSrv([
+        { name: `_http._tcp.app.${zone}`, target: `srv1.${zone}`, port: 8001, weight: 3 },
+        { name: `_http._tcp.app.${zone}`, target: `ghost.${zone}`, port: 8004, weight: 1 },
+        { name: `_http._tcp.ghosts.${zone}`, target: `ghost.${zone}`, port: 8004, weight: 1 },
+        { name: `_http._tcp.ghosts.${zone}`, target: `v6.${zone}`, port: 8005, weight: 1 },
+      ]);
+      t.same(hosts(await query('_http._tcp.app', 'SRV')), ['127.0.0.5:8001/3'], 'the resolvable target serves');
+      t.same(hosts(await query('_http._tcp.ghosts', 'SRV')), 'EMPTY', 'NXDOMAIN and NODATA targets: no address at all');
+    });
+
+    t.test('a large answer (300 addresses, over TCP) keeps its TTL', async (t) => {
+      const many = Array.from({ length: 300 }, (_, i) => `127.1.${Math.floor(i / 200)}.${(i % 200) + 1}`);
+      await dns.setRecords({ [`many.${zone}`]: many });
+      const answer = await query('many', 'A');
+      t.equal(isFailure(answer) ? answer.error : answer.addresses.length, 300);
+      t.equal(isFailure(answer) ? -1 : answer.ttlMs, 3000, 'not 0: c-ares gives no ttl past the 256th record');
     });
 
     t.test('a record change is picked up after SIGHUP; an SRV change after a restart', async (t) => {

@@ -148,9 +148,36 @@ t.test('every address replaced at once: the old ones serve until a new one passe
   t.notOk(set.find('blue', '10.0.0.4:80')!.health.has(Flag.REMOVED));
   t.same(ids(set), ['10.0.0.4:80', '10.0.0.5:80']);
 
-  // Every new one failing its first check: nothing is pending any more, the old ones go (nothing healthy is wanted).
+  // Every new one failing its checks: the old one keeps serving until a new one is healthy.
   set.applyDiscovered('blue', dns('10.0.0.6'), INFO);
-  t.ok(set.find('blue', '10.0.0.4:80')!.ready);
-  firstCheck(set.find('blue', '10.0.0.6:80')!, false);
-  t.same(ids(set), ['10.0.0.6:80'], 'old ones leave once no new target is pending');
+  const f = set.find('blue', '10.0.0.6:80')!;
+  firstCheck(f, false);
+  t.ok(set.find('blue', '10.0.0.4:80')!.ready, 'still serving while the new one is unhealthy');
+  f.setFlag(Flag.FAILED_ACTIVE_CHECK, false);
+  set.healthChanged(f);
+  t.same(ids(set), ['10.0.0.6:80'], 'gone once the new one recovers');
+
+  // Nothing wanted (an empty answer honoured after holdMs): no hand-over, they leave.
+  set.applyDiscovered('blue', dns('10.0.0.7'), INFO);
+  t.ok(set.find('blue', '10.0.0.6:80')!.ready);
+  set.applyDiscovered('blue', [], INFO);
+  t.same(ids(set), [], 'an empty set empties the pool');
+});
+
+t.test('a pool switched to discovery by a reload keeps its file targets until the first answer brings a ready one', async (t) => {
+  const { set } = makeSet([], { checkAtOnce: false });
+  const file = { ...pool(['http://10.0.0.1:80']) };
+  delete (file as { discover?: unknown }).discover;
+  set.reconcile([file]);
+  const old = set.find('blue', '10.0.0.1:80')!;
+  old.setFlag(Flag.PENDING_FIRST_CHECK, false);
+  const diff = set.reconcile([pool([])]);
+  t.same(diff.removedTargets.map((target) => target.id), ['10.0.0.1:80'], 'reported removed');
+  t.ok(old.ready, 'but serving: no DNS answer yet');
+  set.applyDiscovered('blue', dns('10.0.0.2'), INFO);
+  t.ok(old.ready, 'the answer\'s target is still pending');
+  const fresh = set.find('blue', '10.0.0.2:80')!;
+  fresh.setFlag(Flag.PENDING_FIRST_CHECK, false);
+  set.healthChanged(fresh);
+  t.same(ids(set), ['10.0.0.2:80']);
 });
