@@ -120,7 +120,10 @@ export class Switchyard {
       },
       logger: this.logger,
     });
-    this.discovery = new Discoverer({ sink: this.pools, logger: this.logger });
+    this.discovery = new Discoverer({
+      sink: { applyDiscovered: (pool, targets, info) => this.forgetLeftDns(pool, this.pools.applyDiscovered(pool, targets, info).leftDns) },
+      logger: this.logger,
+    });
     this.discovery.configure(config.pools, config.resolver.servers);
     this.metrics = new Metrics({ pools: () => this.pools.pools, storeUp: () => this.store.up, discoveryErrors: () => this.discovery.errors });
     this.proxy = new ProxyServer({
@@ -354,6 +357,26 @@ export class Switchyard {
       removedPools: diff.removedPools.map((pool) => pool.name),
       ignored,
     };
+  }
+
+  /**
+   * Addresses DNS stopped naming: an operator's state, weight or removal of one (kept by
+   * address) is forgotten, so whatever next answers at that address — on Kubernetes, a new pod
+   * reusing the IP — starts clean instead of inheriting `maint` or a removal. Targets the API
+   * added (with a URL) are the operator's own and stay. Best effort: with the store down the
+   * override stays, and the next instance to see the address leave tries again.
+   */
+  private forgetLeftDns(pool: string, ids: readonly string[]): void {
+    for (const id of ids) {
+      const override = this.targets.current.pools[pool]?.[id];
+      if (override === undefined || override.url !== undefined) continue;
+      this.targets.change({
+        pool, id, actor: 'dns', reason: 'address left the DNS answer',
+        edit: (current) => (current === undefined || current.url !== undefined ? current : undefined),
+        describe: (before) => ({ from: before === undefined ? null : { state: before.state ?? 'ready', weight: before.weight ?? 100 }, to: null }),
+      }).catch((error: unknown) => this.logger.warn({ kind: 'discovery', pool, target: id, error: (error as Error).message },
+        'could not forget the admin state of an address that left DNS; it stays until the next try'));
+    }
   }
 
   private healthChanged({ target, healthy, result }: HealthChange): void {

@@ -11,7 +11,7 @@ import { INITIAL_DISCOVERY_STATE, nextDiscoveryState, type DiscoveryState } from
 
 /** What a loop needs from the target set. */
 export interface DiscoverySink {
-  applyDiscovered(pool: string, targets: readonly DiscoveredTarget[], info: DiscoveryInfo): { addedTargets: unknown[]; removedTargets: unknown[] };
+  applyDiscovered(pool: string, targets: readonly DiscoveredTarget[], info: DiscoveryInfo): unknown;
 }
 
 /** One query; DnsResolver in production, a fake in unit tests. Never throws. */

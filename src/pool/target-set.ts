@@ -150,12 +150,16 @@ export class TargetSet {
    * overrides (state, weight, removed) apply by id. Ignored for a pool that does not (or no
    * longer) discover — a late answer racing a reload must not bring targets back.
    */
-  applyDiscovered(pool: string, targets: readonly DiscoveredTarget[], info: DiscoveryInfo): Reconciled {
+  applyDiscovered(pool: string, targets: readonly DiscoveredTarget[], info: DiscoveryInfo): Reconciled & { leftDns: string[] } {
     if (!this.configs.some((config) => config.name === pool && config.discover !== undefined)) {
-      return { addedTargets: [], removedTargets: [], addedPools: [], removedPools: [] };
+      return { ...emptyReconciled(), leftDns: [] };
     }
+    const before = this.discovered.get(pool)?.targets ?? [];
+    const now = new Set(targets.map((target) => targetId(target.url)));
     this.discovered.set(pool, { targets, info });
-    return this.reconcile(this.configs);
+    // Ids DNS stopped naming (the file may still list them: then they are not DNS's to forget).
+    const leftDns = before.map((target) => targetId(target.url)).filter((id) => !now.has(id) && !this.namedBeyondApi(pool, id));
+    return { ...this.reconcile(this.configs), leftDns };
   }
 
   /**

@@ -116,6 +116,7 @@ export class TargetControl {
       request.check?.(base);
       const before = base.pools[request.pool]?.[request.id];
       const after = request.edit(before);
+      if (after === before) return base; // nothing to change: no revision, no event
       const next = withOverride(base, request.pool, request.id, after, request.actor);
       const { from, to } = request.describe(before, after);
       const event: ChangeEvent = {

@@ -128,4 +128,20 @@ if (requireDnsmasq(t)) t.test('discovery against a real dnsmasq', async (t) => {
       return count('127.0.0.4') > before;
     }, { timeoutMs: 5000 });
   });
+
+  t.test('an address that leaves DNS loses its admin state: one that comes back later (a reused pod IP) starts clean', async (t) => {
+    const id = `127.0.0.2:${first.port}`;
+    const maint = await request(`${proxy.admin}/pools/blue/targets/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ state: 'maint' }) });
+    t.equal(maint.statusCode, 200);
+    await maint.body.dump();
+    await dns.setRecords({ [NAME]: [HOSTS[1]!] });
+    await waitFor('it left the pool', async () => !(await targets()).some((target) => target.id === id), { timeoutMs: 5000 });
+    await waitFor('its override is forgotten', () => proxy.switchyard.targets.current.pools.blue?.[id] === undefined, { timeoutMs: 5000 });
+    await dns.setRecords({ [NAME]: [HOSTS[0]!, HOSTS[1]!] });
+    const back = await waitFor('it is back', async () => (await targets()).find((target) => target.id === id && target.ready === true), { timeoutMs: 5000 });
+    t.match(back, { source: 'dns', state: 'ready' });
+    const api = (await targets()).find((target) => target.id === `127.0.0.4:${first.port}`);
+    t.match(api, { source: 'api' }, 'a target the API added is the operator\'s own: untouched');
+  });
 });
