@@ -3,6 +3,7 @@
 // Everything else receives what it needs; nothing reaches out.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -54,6 +55,8 @@ export interface ReloadSummary {
   removedTargets: string[];
   addedPools: string[];
   removedPools: string[];
+  /** Pools whose `discover` block was added, changed or dropped (their targets follow the next answer). */
+  discoveryChanged: string[];
   /** Changed keys that need a restart to take effect. */
   ignored: string[];
 }
@@ -258,7 +261,8 @@ export class Switchyard {
       if (plan.problems.length > 0) throw new ConfigError(plan.problems);
       const summary = this.applyConfig(next, plan.ignored);
       this.logger.info({ kind: 'reload', ...summary }, 'config reloaded');
-      const changed = [...summary.addedTargets.map((t) => `+${t}`), ...summary.removedTargets.map((t) => `-${t}`)].join(', ');
+      const changed = [...summary.addedTargets.map((t) => `+${t}`), ...summary.removedTargets.map((t) => `-${t}`),
+        ...summary.discoveryChanged.map((pool) => `${pool} discover`)].join(', ');
       await this.store.recordEvent({ revision: this.control.current.revision, at: new Date().toISOString(), who: 'reload', kind: 'reload',
         from: null, to: null, reason: changed === '' ? 'settings only' : changed }).catch(() => undefined);
       if (plan.ignored.length > 0) this.logger.warn({ kind: 'reload', ignored: plan.ignored }, 'changed keys need a restart to take effect');
@@ -338,6 +342,8 @@ export class Switchyard {
   }
 
   private applyConfig(next: Config, ignored: string[]): ReloadSummary {
+    const discoveryChanged = next.pools.filter((pool) => !isDeepStrictEqual(pool.discover, this.config.pools.find((old) => old.name === pool.name)?.discover))
+      .map((pool) => pool.name);
     // The target set re-watches kept targets with the new settings and drains the ones that left.
     const diff = this.pools.reconcile(next.pools);
     for (const pool of diff.addedPools) this.drain.track(pool);
@@ -355,6 +361,7 @@ export class Switchyard {
       removedTargets: diff.removedTargets.map(describe),
       addedPools: diff.addedPools.map((pool) => pool.name),
       removedPools: diff.removedPools.map((pool) => pool.name),
+      discoveryChanged,
       ignored,
     };
   }

@@ -222,6 +222,7 @@ export interface ReloadView {
   removedTargets?: string[];
   addedPools?: string[];
   removedPools?: string[];
+  discoveryChanged?: string[];
   ignored?: string[];
 }
 
@@ -230,6 +231,7 @@ export function formatReload(summary: ReloadView): string {
   const parts: Array<[string, string[] | undefined]> = [
     ['pools added', summary.addedPools], ['pools removed', summary.removedPools],
     ['targets added', summary.addedTargets], ['targets removed', summary.removedTargets],
+    ['discovery changed (targets follow the next answer)', summary.discoveryChanged],
     ['not applied (need a restart)', summary.ignored],
   ];
   for (const [what, list] of parts) if (list !== undefined && list.length > 0) lines.push(`  ${what}: ${list.join(', ')}`);

@@ -52,6 +52,8 @@ t.test('reload summary and instances table', async (t) => {
     'config reloaded: no pool or target changed\n');
   t.equal(formatReload({ addedTargets: ['blue http://a:1'], removedPools: ['red'], ignored: ['listen.port'] }),
     'config reloaded\n  pools removed: red\n  targets added: blue http://a:1\n  not applied (need a restart): listen.port\n');
+  t.equal(formatReload({ reloaded: true, addedTargets: [], removedTargets: [], discoveryChanged: ['blue'], ignored: [] }),
+    'config reloaded\n  discovery changed (targets follow the next answer): blue\n', 'a discover change is a change');
   const now = new Date('2026-01-01T00:01:00Z');
   t.equal(formatInstances({ storeUp: false, instances: [] }, now), '0 live instances · store DOWN (heartbeats may be stale)\n');
   t.match(formatInstances({ instances: [{ id: 'a-1', host: 'a', revision: 7, storeUp: true, startedAt: '2026-01-01T00:00:00Z',

@@ -17,12 +17,12 @@ const dir = mkdtempSync(join(tmpdir(), 'switchyard-reload-'));
 t.test('reload applies a changed file and prints what changed; a bad file exits 1 and changes nothing', async (t) => {
   const [blue1, blue2, green] = [await startUpstream('blue'), await startUpstream('blue'), await startUpstream('green')];
   const file = join(dir, 'switchyard.yaml');
-  const write = (blueTargets: string[], extra = '') => writeFileSync(file, `
+  const write = (blueTargets: string[], extra = '', greenExtra = '') => writeFileSync(file, `
 listen: { host: 127.0.0.1, port: 0 }
 admin: { host: 127.0.0.1, port: 0 }
 pools:
   blue: { version: "1.0.0", targets: [${blueTargets.map((url) => `"${url}"`).join(', ')}] }
-  green: { version: "2.0.0", targets: ["${green.url}"] }
+  green: { version: "2.0.0", targets: ["${green.url}"]${greenExtra} }
 log: { access: false }
 ${extra}`);
   write([blue1.url]);
@@ -37,6 +37,14 @@ ${extra}`);
   const same = await cli(['reload'], env);
   t.equal(same.code, 0, same.err);
   t.equal(same.out.trim(), 'config reloaded: no pool or target changed');
+
+  // green starts discovering too (the answer never comes: no such resolver; its file target stays).
+  write([blue1.url], `resolver: { servers: ["127.0.0.1:1"] }`, `, discover: { dns: green.switchyard.test, port: 8000 }`);
+  const discovering = await cli(['reload'], env);
+  t.equal(discovering.code, 0, discovering.err);
+  t.equal(discovering.out.trim(), 'config reloaded\n  discovery changed (targets follow the next answer): green');
+  write([blue1.url]);
+  t.match((await cli(['reload'], env)).out, /discovery changed .*: green/, 'and when it stops');
 
   write([blue1.url, blue2.url]);
   const added = await cli(['reload'], env);
