@@ -12,6 +12,7 @@ import { formatKeyPath, formatProblem, pathWithin, pointerToSegments, type Keyed
 import { schemaAt, unknownKeyMessage } from './known-keys.js';
 import { ConfigSchema, DEFAULT_VERSION, DISCOVER_DEFAULTS, type Config, type RawConfig } from './schema.js';
 import { semanticIssues } from './validate.js';
+import { tlsFileIssues } from '../tls/tls-files.js';
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
   let text: string;
@@ -64,7 +65,10 @@ function resolveDocument(document: unknown, env: NodeJS.ProcessEnv, keyOrder: ()
   // Every problem at once, but one per mistake: a key already reported by an earlier stage
   // (an unset variable, then the schema) is not reported again, nor any key inside it.
   const problems: KeyedProblem[] = [];
-  for (const stage of [() => expanded.issues, () => schemaProblems(withDefaults), () => semanticIssues(withDefaults as RawConfig)]) {
+  // Files (certificates, keys, CAs) last: only for a config that is otherwise sound.
+  const stages = [() => expanded.issues, () => schemaProblems(withDefaults), () => semanticIssues(withDefaults as RawConfig),
+    () => (problems.length === 0 ? tlsFileIssues(withDefaults as RawConfig) : [])];
+  for (const stage of stages) {
     const reported = problems.map((problem) => problem.path);
     problems.push(...stage().filter((problem) => !reported.some((path) => pathWithin(problem.path, path))));
   }
@@ -135,6 +139,7 @@ function finish(raw: RawConfig): Config {
     version: pool.version ?? DEFAULT_VERSION,
     targets: (pool.targets ?? []).map((target) => new URL(target).origin),
     ...(pool.discover === undefined ? {} : { discover: { ...DISCOVER_DEFAULTS, ...pool.discover } }),
+    ...(pool.tls === undefined ? {} : { tls: { ...pool.tls, verify: pool.tls.verify ?? true } }),
     healthCheck: { ...raw.healthCheck, ...pool.healthCheck },
     slowStart: { ...raw.slowStart, ...pool.slowStart },
   }));

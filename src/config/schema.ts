@@ -68,12 +68,53 @@ export const DiscoverSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * SPEC §13: TLS to a pool's `https` targets (and their health checks). Files are PEM paths
+ * (relative to the working directory), re-read when they change. `servername` overrides the
+ * SNI and the name the certificate is checked against (default: the target's own name);
+ * `verify: false` accepts any certificate (testing only); `cert` + `key` are the client
+ * certificate for mTLS (both or neither, validate.ts).
+ */
+export const PoolTlsSchema = Type.Object(
+  {
+    ca: optional(Type.String({ minLength: 1 })),
+    servername: optional(Type.String({ minLength: 1 })),
+    cert: optional(Type.String({ minLength: 1 })),
+    key: optional(Type.String({ minLength: 1 })),
+    verify: optional(Type.Boolean({ default: true })),
+  },
+  { additionalProperties: false },
+);
+
+/** SPEC §13: one certificate pair; the SNI names it serves come from its SAN list. */
+export const CertificatePairSchema = Type.Object(
+  { cert: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) },
+  { additionalProperties: false },
+);
+
+/** SPEC §13: the HTTPS listener. Without the block there is none. */
+export const TlsSchema = Type.Object(
+  {
+    host: Type.String({ default: '0.0.0.0' }),
+    port: port(8443),
+    /** The first pair is the default (clients without SNI, or a name no pair has). */
+    certificates: Type.Array(CertificatePairSchema, { minItems: 1 }),
+    minVersion: oneOf(['TLSv1.2', 'TLSv1.3'] as const, 'TLSv1.2'),
+    /** true: the plain listener answers 308 to https:// (the admin API is unaffected). */
+    redirectHttp: Type.Boolean({ default: false }),
+    /** ALPN h2 (SPEC §14); until then only http/1.1 is offered whatever this says. */
+    http2: Type.Boolean({ default: true }),
+  },
+  { additionalProperties: false },
+);
+
 export const PoolSchema = Type.Object(
   {
     version: optional(Type.String()),
     /** Optional when `discover` is given (validate.ts: a pool needs one of them). */
     targets: optional(Type.Array(Type.String())),
     discover: optional(DiscoverSchema),
+    tls: optional(PoolTlsSchema),
     healthCheck: optional(PoolHealthCheckSchema),
     slowStart: optional(PoolSlowStartSchema),
   },
@@ -108,6 +149,7 @@ export const ConfigSchema = Type.Object(
       { host: Type.String({ default: '0.0.0.0' }), port: port(8081) },
       { additionalProperties: false },
     )),
+    tls: optional(TlsSchema),
     admin: block({
       host: Type.String({ default: '127.0.0.1' }),
       port: port(9901),
@@ -162,6 +204,10 @@ export type SlowStartConfig = Static<typeof SlowStartSchema>;
 export type LimitsConfig = Static<typeof LimitsSchema>;
 /** `discover` with defaults applied (`port` absent only for SRV). */
 export type DiscoverConfig = Required<Omit<Static<typeof DiscoverSchema>, 'port'>> & { port?: number };
+export type TlsConfig = Static<typeof TlsSchema>;
+export type CertificatePairConfig = Static<typeof CertificatePairSchema>;
+/** `pools.NAME.tls` with `verify` defaulted. */
+export type PoolTlsConfig = Omit<Static<typeof PoolTlsSchema>, 'verify'> & { verify: boolean };
 export const DISCOVER_DEFAULTS = { scheme: 'http', type: 'A', refreshMs: 30000, holdMs: 300000 } as const satisfies Partial<DiscoverConfig>;
 /** The limits with every default, for parts built without a config file (tests, the demo). */
 export const DEFAULT_LIMITS: Readonly<LimitsConfig> = Object.freeze(Value.Default(LimitsSchema, {}) as LimitsConfig);
@@ -173,6 +219,8 @@ export interface PoolConfig {
   targets: string[];
   /** DNS discovery (SPEC §12): more targets, `source: dns`. */
   discover?: DiscoverConfig;
+  /** TLS to its https targets (SPEC §13); absent: system CAs, the target's own name, verify. */
+  tls?: PoolTlsConfig;
   healthCheck: HealthCheckConfig;
   slowStart: SlowStartConfig;
 }
