@@ -80,7 +80,7 @@ export class ActiveHealthChecker {
   }
 
   private async checkAndSchedule(entry: Entry): Promise<void> {
-    const result = await this.probe(entry.target.url, entry.settings, entry.target.servername);
+    const result = await this.probe(entry.target.url, entry.settings, entry.target.servername, entry.target.tls?.current);
     if (!entry.running) return;
     this.record(entry, result);
     const { intervalMs } = entry.config;

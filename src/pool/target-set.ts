@@ -8,6 +8,7 @@
 import type { HealthCheckConfig, PoolConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import { UpstreamClient, upstreamServerName, type UpstreamClientOptions } from '../proxy/upstream-client.js';
+import { UpstreamTls } from '../tls/upstream-tls.js';
 import { Flag } from './health-flags.js';
 import { Target } from './target.js';
 import { DEFAULT_TARGET_WEIGHT, targetId, type AdminState, type TargetOverride, type TargetsState, type TargetSource } from './target-admin.js';
@@ -77,6 +78,8 @@ export interface TargetSetOptions {
   clientOptions: UpstreamClientOptions;
   lifecycle: TargetLifecycle;
   logger: Logger;
+  /** How often the pools' upstream TLS files are looked at (file-watch.ts); tests shorten it. */
+  tlsWatchMs?: number;
 }
 
 export class TargetSet {
@@ -95,6 +98,11 @@ export class TargetSet {
    * are checked (haproxy#3400). They leave as soon as a new one is ready, or nothing is wanted.
    */
   private handover = new Set<Target>();
+  /**
+   * Each pool's upstream TLS (SPEC §13), shared by its https targets' connections and checks:
+   * a reload or a changed file swaps its options, which new connections then use.
+   */
+  private tls = new Map<string, UpstreamTls>();
 
   constructor(configs: readonly PoolConfig[], private readonly options: TargetSetOptions) {
     this.reconcile(configs);
@@ -140,7 +148,7 @@ export class TargetSet {
   /** The admin API's overrides changed (this instance or another one committed): apply them. */
   applyOverrides(state: TargetsState): Reconciled {
     this.overrides = state;
-    return this.reconcile(this.configs);
+    return this.apply(this.configs);
   }
 
   /**
@@ -159,7 +167,7 @@ export class TargetSet {
     this.discovered.set(pool, { targets, info });
     // Ids DNS stopped naming (the file may still list them: then they are not DNS's to forget).
     const leftDns = before.map((target) => targetId(target.url)).filter((id) => !now.has(id) && !this.namedBeyondApi(pool, id));
-    return { ...this.reconcile(this.configs), leftDns };
+    return { ...this.apply(this.configs), leftDns };
   }
 
   /**
@@ -181,11 +189,29 @@ export class TargetSet {
   }
 
   /**
+   * A config (at start, on reload): each pool's upstream TLS files are read again (a changed
+   * `pools.NAME.tls` or rotated files reach new connections), then the targets are applied.
+   */
+  reconcile(configs: readonly PoolConfig[]): Reconciled {
+    for (const config of configs) {
+      const tls = this.tls.get(config.name);
+      if (tls === undefined) this.tls.set(config.name, new UpstreamTls(config.name, config.tls, this.options.logger, this.options.tlsWatchMs));
+      else tls.configure(config.tls);
+    }
+    for (const [name, tls] of this.tls) {
+      if (configs.some((config) => config.name === name)) continue;
+      tls.stop(); // a removed pool's leaving targets keep its last options
+      this.tls.delete(name);
+    }
+    return this.apply(configs);
+  }
+
+  /**
    * Makes the live set match the file's pools plus the overrides: kept targets (by id) keep
    * their connections, health and counters; new ones are created and watched; the rest are
    * fenced and leave once drained. Admin states and weights are applied to every target.
    */
-  reconcile(configs: readonly PoolConfig[]): Reconciled {
+  private apply(configs: readonly PoolConfig[]): Reconciled {
     this.configs = configs;
     // A pool that stopped discovering (reload) loses its discovered targets now.
     for (const name of this.discovered.keys()) {
@@ -221,13 +247,20 @@ export class TargetSet {
     if (pool !== undefined && pool.targets.some((other) => this.handover.has(other))) this.reconcilePool(pool, this.configs.find((config) => config.name === pool.name)!, emptyReconciled());
   }
 
-  /** Graceful: waits for in-flight upstream requests, then closes every connection. */
+  /** Graceful: waits for in-flight upstream requests, then closes every connection. Stops watching TLS files. */
   async close(): Promise<void> {
+    this.stopWatching();
     await Promise.all(this.targets().map((target) => target.closeConnections()));
   }
 
   async destroy(): Promise<void> {
+    this.stopWatching();
     await Promise.all(this.targets().map((target) => target.destroyConnections()));
+  }
+
+  /** The pools' upstream TLS files are no longer watched (shutdown). Idempotent. */
+  stopWatching(): void {
+    for (const tls of this.tls.values()) tls.stop();
   }
 
   private reconcilePool(pool: UpstreamPool, config: PoolConfig, result: Reconciled): void {
@@ -285,7 +318,9 @@ export class TargetSet {
   }
 
   private create(pool: UpstreamPool, url: string, servername: string | null): Target {
-    const target = new Target(url, pool.name, () => new UpstreamClient(url, this.options.clientOptions, servername), { initial: !this.serving, servername });
+    const tls = url.startsWith('https:') ? this.tls.get(pool.name) ?? null : null;
+    const target = new Target(url, pool.name, () => new UpstreamClient(url, this.options.clientOptions, servername, tls),
+      { initial: !this.serving, servername, tls });
     target.onDrained = (drained) => this.drained(drained);
     this.options.lifecycle.watch(target, pool.healthCheck!);
     return target;
@@ -361,7 +396,8 @@ function desiredTargets(config: PoolConfig, overrides: Record<string, TargetOver
   const desired = new Map<string, Desired>();
   const declare = (url: string, source: TargetSource, override: TargetOverride | undefined) => {
     desired.set(targetId(url), {
-      url, source, state: override?.state ?? 'ready', weight: override?.weight ?? DEFAULT_TARGET_WEIGHT, servername: upstreamServerName(url),
+      url, source, state: override?.state ?? 'ready', weight: override?.weight ?? DEFAULT_TARGET_WEIGHT,
+      servername: upstreamServerName(url, undefined, config.tls?.servername),
     });
   };
   for (const url of config.targets) {
@@ -379,7 +415,7 @@ function desiredTargets(config: PoolConfig, overrides: Record<string, TargetOver
     const override = overrides[id];
     if (desired.has(id) || override?.removed === true) continue;
     desired.set(id, {
-      url, source: 'dns', state: override?.state ?? 'ready', weight: override?.weight ?? weight, servername: upstreamServerName(url, name),
+      url, source: 'dns', state: override?.state ?? 'ready', weight: override?.weight ?? weight, servername: upstreamServerName(url, name, config.tls?.servername),
       dns: { ttlMs: discovered!.info.ttlMs, resolvedAt: discovered!.info.lastGoodAt, stale: discovered!.info.stale },
     });
   }

@@ -2,6 +2,7 @@
 // its health flags. The picker reads `ready`; it never needs to know why.
 import { HealthFlags, type FlagBit } from './health-flags.js';
 import type { UpstreamClient } from '../proxy/upstream-client.js';
+import type { UpstreamTlsSource } from '../tls/upstream-tls.js';
 import type { SlowStartConfig } from '../config/schema.js';
 import { DEFAULT_TARGET_WEIGHT, targetId, type AdminState, type TargetSource } from './target-admin.js';
 import { SLOW_START_OFF, slowStartFactor } from './slow-start.js';
@@ -26,6 +27,8 @@ export class Target {
   readonly pool: string;
   /** TLS server name (SNI) for connections and health checks; null for http or an IP-only target (upstreamServerName). */
   readonly servername: string | null;
+  /** Its pool's upstream TLS (SPEC §13), for connections and health checks; null for http targets. */
+  readonly tls: UpstreamTlsSource | null;
   readonly health = new HealthFlags();
   source: TargetSource = 'config';
   /**
@@ -62,11 +65,12 @@ export class Target {
   private readonly open: () => UpstreamClient;
 
   /** `open` makes a fresh connection pool; it is called again when a closed one is needed. */
-  constructor(url: string, pool: string, open: () => UpstreamClient, options: { initial?: boolean; servername?: string | null } = {}) {
+  constructor(url: string, pool: string, open: () => UpstreamClient, options: { initial?: boolean; servername?: string | null; tls?: UpstreamTlsSource | null } = {}) {
     this.url = url;
     this.id = targetId(url);
     this.pool = pool;
     this.servername = options.servername ?? null;
+    this.tls = options.tls ?? null;
     this.warmed = options.initial !== true;
     this.open = open;
     this.current = open();

@@ -2,6 +2,7 @@
 // `close()` waits for in-flight requests (drain); `destroy()` cuts them (kill).
 import { isIP } from 'node:net';
 import { buildConnector, Pool, type Dispatcher } from 'undici';
+import { DEFAULT_UPSTREAM_TLS, type UpstreamTlsOptions, type UpstreamTlsSource } from '../tls/upstream-tls.js';
 
 export interface UpstreamClientOptions {
   connectMs: number;
@@ -15,15 +16,17 @@ const UPSTREAM_IDLE_MS = 4000;
 const DEFAULT_CONNECTIONS = 256;
 
 /**
- * The TLS server name (SNI, RFC 6066 §3) for a target: its own DNS name — the name discovery
- * resolved (`name`) or the URL's host — never the client's `Host`, which goes upstream
- * unchanged. Null for `http:` and for a target named only by an IP address (RFC 6066 sends no
- * IP literals). nginx (`proxy_ssl_name $proxy_host`) and HAProxy (`sni`) name the upstream
- * the same way.
+ * The TLS server name (SNI, RFC 6066 §3) for a target, also the name its certificate is checked
+ * against: the pool's `tls.servername` when set (SPEC §13), else the target's own DNS name — the
+ * name discovery resolved (`name`) or the URL's host — never the client's `Host`, which goes
+ * upstream unchanged. Null for `http:` and for a target named only by an IP address with no
+ * override (RFC 6066 sends no IP literals; the certificate is then checked against the IP).
+ * nginx (`proxy_ssl_name`) and HAProxy (`sni`) name the upstream the same way.
  */
-export function upstreamServerName(url: string, name?: string): string | null {
+export function upstreamServerName(url: string, name?: string, override?: string): string | null {
   const parsed = new URL(url);
   if (parsed.protocol !== 'https:') return null;
+  if (override !== undefined) return override;
   const host = name ?? parsed.hostname.replace(/^\[|\]$/g, '');
   return isIP(host) === 0 ? host : null;
 }
@@ -50,8 +53,12 @@ export class UpstreamClient {
   /** Set by the pool's `connect` event, read by the next onConnect (see `takeFreshConnection`). */
   private connectedJustNow = false;
 
-  /** `servername`: see upstreamServerName (null: no SNI). */
-  constructor(origin: string, options: UpstreamClientOptions, private readonly servername: string | null = null) {
+  /**
+   * `servername`: see upstreamServerName (null: no SNI). `tls`: the pool's upstream TLS, read
+   * at each new connection (SPEC §13); absent: Node's defaults.
+   */
+  constructor(origin: string, options: UpstreamClientOptions, private readonly servername: string | null = null,
+    private readonly tls: UpstreamTlsSource | null = null) {
     this.origin = origin;
     this.options = options;
     this.requestServerName = origin.startsWith('https:') ? servername ?? new URL(origin).hostname : undefined;
@@ -75,11 +82,27 @@ export class UpstreamClient {
     return pool;
   }
 
-  /** undici's own TLS connector, with the target's server name in place of the request's (an IP-only target: none). */
+  /**
+   * undici's own TLS connector, with the target's server name in place of the request's (an
+   * IP-only target: none) and the pool's TLS options as they are when each connection is made:
+   * a rotated CA or client certificate reaches new connections only, kept-alive ones finish on
+   * the old. buildConnector takes TLS options when built, so one is built per options snapshot
+   * (its session cache goes with it: no TLS session of the old client certificate is resumed).
+   */
   private tlsConnector(): buildConnector.connector {
-    const connect = buildConnector({ timeout: this.options.connectMs });
-    const servername = this.servername;
-    return (options, callback) => connect({ ...options, servername: servername ?? undefined }, callback);
+    const timeout = this.options.connectMs;
+    const servername = this.servername ?? undefined;
+    const source = this.tls;
+    let builtFor: UpstreamTlsOptions | null = null;
+    let connect: buildConnector.connector | null = null;
+    return (options, callback) => {
+      const tls = source?.current ?? DEFAULT_UPSTREAM_TLS;
+      if (connect === null || tls !== builtFor) {
+        connect = buildConnector({ timeout, ...connectOptions(tls) });
+        builtFor = tls;
+      }
+      connect({ ...options, servername }, callback);
+    };
   }
 
   /**
@@ -150,6 +173,13 @@ export class UpstreamClient {
 }
 
 function noop(): void {}
+
+/** What tls.connect needs from a snapshot (the SecureContext carries ca, cert and key). */
+export function connectOptions(tls: UpstreamTlsOptions): buildConnector.BuildOptions {
+  return tls.secureContext === undefined
+    ? { rejectUnauthorized: tls.rejectUnauthorized }
+    : { rejectUnauthorized: tls.rejectUnauthorized, secureContext: tls.secureContext };
+}
 
 /** undici's Request reads `servername` from dispatch options (lib/core/request.js); its types leave it out. */
 function withServerName(options: Dispatcher.DispatchOptions, servername: string): Dispatcher.DispatchOptions {

@@ -60,7 +60,8 @@ export function errorCode(err: unknown): string {
 }
 
 export function neverReachedUpstream(err: unknown): boolean {
-  return NOT_SENT.has(errorCode(err));
+  const code = errorCode(err);
+  return NOT_SENT.has(code) || isCertificateRefusal(code);
 }
 
 /**
@@ -85,9 +86,24 @@ function isErrno(code: string): boolean {
   return /^E[A-Z0-9_]+$/.test(code) && !code.startsWith('ERR_');
 }
 
+/** A TLS failure on the upstream connection: a certificate refused, or OpenSSL's own (`ERR_SSL_…`: an alert, a broken record). */
 function isTlsCode(code: string): boolean {
-  return code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code.startsWith('CERT_')
-    || code.startsWith('UNABLE_TO_') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN';
+  return isCertificateRefusal(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
+}
+
+/** OpenSSL's verification results that Node names (X509_V_ERR_*, as in crypto_common's table), plus Node's own name check. */
+const CERTIFICATE_REFUSALS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE',
+  'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * The proxy refused the upstream's certificate (untrusted, expired, another name): decided
+ * during the handshake, before a request byte is written, so the request was never sent.
+ */
+function isCertificateRefusal(code: string): boolean {
+  return CERTIFICATE_REFUSALS.has(code) || code.startsWith('CERT_') || code.startsWith('UNABLE_TO_')
+    || code.startsWith('CRL_') || code.startsWith('ERROR_IN_CERT_') || code.startsWith('ERROR_IN_CRL_');
 }
 
 export interface RetryQuestion {
@@ -97,11 +113,11 @@ export interface RetryQuestion {
   bodyStreamed: boolean;
 }
 
-/** SPEC §4: always when the connection could not be made; for idempotent methods also when the upstream closed before any response byte; never replay a streamed body. */
+/** SPEC §4: always when the connection could not be made (a refused upstream certificate included); for idempotent methods also when the upstream closed before any response byte; never replay a streamed body. */
 export function mayRetry({ err, method, bodyStreamed }: RetryQuestion): boolean {
   if (bodyStreamed) return false;
   const code = errorCode(err);
-  if (NOT_SENT.has(code)) return true;
+  if (NOT_SENT.has(code) || isCertificateRefusal(code)) return true;
   return CLOSED_EARLY.has(code) && IDEMPOTENT.has(method);
 }
 
