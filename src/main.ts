@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { Config } from './config/schema.js';
+import type { Config, TlsConfig } from './config/schema.js';
 import { loadConfigFile } from './config/load.js';
 import { planReload } from './config/reload-plan.js';
 import { ConfigError } from './errors.js';
@@ -21,7 +21,7 @@ import { TargetSet } from './pool/target-set.js';
 import { Discoverer } from './discovery/discoverer.js';
 import type { Target } from './pool/target.js';
 import type { UpstreamPool } from './pool/upstream-pool.js';
-import { ProxyServer } from './proxy/proxy-server.js';
+import { ProxyServer, type ProxyServerOptions } from './proxy/proxy-server.js';
 import { standbyPool } from './routing/request-router.js';
 import { Router } from './routing/router.js';
 import type { RoutingState } from './routing/state.js';
@@ -36,6 +36,7 @@ import { RoutingControl } from './state/routing-control.js';
 import { TargetControl } from './state/target-control.js';
 import type { TargetsState } from './pool/target-admin.js';
 import type { StateStore } from './state/store.js';
+import { CertificateStore, type CertificateEvent } from './tls/certificate-store.js';
 
 export interface SwitchyardOptions {
   /** Where logs go (tests pass a sink); stdout by default. */
@@ -78,6 +79,10 @@ export class Switchyard {
   readonly proxy: ProxyServer;
   /** The preview listener (every request to the standby pool), when `preview` is configured. */
   readonly preview: ProxyServer | null;
+  /** The edge HTTPS listener (SPEC §13), when `tls` is configured: the main listener's routing over TLS. */
+  readonly tls: ProxyServer | null;
+  /** Its certificate pairs: SNI, rotation, GET /certificates. */
+  readonly certificates: CertificateStore | null;
   readonly admin: FastifyInstance;
   readonly store: StateStore;
   readonly health: ActiveHealthChecker;
@@ -102,12 +107,20 @@ export class Switchyard {
     this.config = config;
     this.configPath = options.configPath;
     this.logger = options.logger ?? createLogger(config.log.level, options.logDestination);
+    // First: a pair that does not load stops the start before anything opens (the config check refuses it earlier).
+    this.certificates = config.tls === undefined ? null : new CertificateStore({
+      certificates: config.tls.certificates,
+      minVersion: config.tls.minVersion,
+      logger: this.logger,
+      onEvent: (event) => this.certificateEvent(event),
+      onDefaultChange: (secure) => this.tls?.setSecureContext(secure),
+    });
     this.store = options.store ?? createStore(config, this.logger);
     this.health = new ActiveHealthChecker(options.probe ?? httpProbe, (change) => this.healthChanged(change));
     this.ejector = new PassiveEjector(config.passive, (target) => this.pools.get(target.pool)?.targets ?? [], (event) => this.ejection(event));
     this.drain = new DrainController({
       timeoutMs: config.drain.timeoutMs,
-      closeLongLived: (pool) => this.proxy.tunnels.closePool(pool),
+      closeLongLived: (pool) => this.proxy.tunnels.closePool(pool) + (this.tls?.tunnels.closePool(pool) ?? 0),
       logger: this.logger,
     });
     this.pools = new TargetSet(config.pools, {
@@ -128,8 +141,12 @@ export class Switchyard {
       logger: this.logger,
     });
     this.discovery.configure(config.pools, config.resolver.servers);
-    this.metrics = new Metrics({ pools: () => this.pools.pools, storeUp: () => this.store.up, discoveryErrors: () => this.discovery.errors });
-    this.proxy = new ProxyServer({
+    this.metrics = new Metrics({
+      pools: () => this.pools.pools, storeUp: () => this.store.up, discoveryErrors: () => this.discovery.errors,
+      certificates: () => this.certificates?.expiries() ?? [],
+    });
+    // The plain and the HTTPS listener route alike: same pools, weights, sticky cookie, override, observers.
+    const routed: ProxyServerOptions = {
       choosePool: () => this.router.next(),
       poolNamed: (name) => this.router.pool(name),
       stickyCookie: config.routing.stickyCookie,
@@ -141,6 +158,12 @@ export class Switchyard {
       poolHeader: config.routing.poolHeader,
       observers: config.log.access ? [this.meter, this.metrics, this.rates, new AccessLog(this.logger)] : [this.meter, this.metrics, this.rates],
       onTargetOutcome: (target, ok) => this.ejector.observe(target, ok),
+    };
+    this.proxy = new ProxyServer({ ...routed, redirectHttps: () => (this.config.tls?.redirectHttp === true ? this.tlsPort : null) });
+    const certificates = this.certificates;
+    this.tls = certificates === null || config.tls === undefined ? null : new ProxyServer({
+      ...routed,
+      tls: { ...certificates.defaultOptions(), SNICallback: certificates.sniCallback, ALPNProtocols: alpnProtocols(config.tls) },
     });
     this.preview = config.preview === undefined ? null : new ProxyServer({
       choosePool: () => standbyPool(this.pools.pools),
@@ -201,6 +224,7 @@ export class Switchyard {
       metricsPublic: config.admin.metricsPublic,
       ready: () => this.ready,
       reload: () => this.reload(),
+      certificates: () => this.certificates?.list() ?? null,
       instance: this.instance,
       token: config.admin.token,
       logger: this.logger,
@@ -239,6 +263,17 @@ export class Switchyard {
     return this.preview === null ? null : urlOf(this.preview.server.address() as AddressInfo);
   }
 
+  /** `https://host:port` of the edge TLS listener, null without `tls`. */
+  get tlsUrl(): string | null {
+    return this.tls === null ? null : urlOf(this.tls.server.address() as AddressInfo, 'https');
+  }
+
+  /** Where `redirectHttp` sends clients: the port the HTTPS listener is bound to (the configured one until it listens). */
+  private get tlsPort(): number | null {
+    const address = this.tls?.server.address() as AddressInfo | null | undefined;
+    return address?.port ?? this.config.tls?.port ?? null;
+  }
+
   /**
    * `/readyz`: serving (first health round over, not shutting down), and no pool with traffic
    * is empty only because its DNS has not answered since start — a replica started during a
@@ -259,7 +294,7 @@ export class Switchyard {
       const next = loadConfigFile(this.configPath);
       const plan = planReload(this.config, next, this.control.current.weights);
       if (plan.problems.length > 0) throw new ConfigError(plan.problems);
-      const summary = this.applyConfig(next, plan.ignored);
+      const summary = this.applyConfig(next, [...plan.ignored, ...tlsRestartKeys(this.config.tls, next.tls)]);
       this.logger.info({ kind: 'reload', ...summary }, 'config reloaded');
       const changed = [...summary.addedTargets.map((t) => `+${t}`), ...summary.removedTargets.map((t) => `-${t}`),
         ...summary.discoveryChanged.map((pool) => `${pool} discover`)].join(', ');
@@ -295,29 +330,18 @@ export class Switchyard {
     this.discovery.start();
     await this.health.start(); // one round before serving: no request meets an unchecked target
     this.pools.markServing(); // from now on, a target entering rotation gets slow start
-    await new Promise<void>((resolve, reject) => {
-      this.proxy.server.once('error', reject);
-      this.proxy.server.listen(listen.port, listen.host, () => {
-        this.proxy.server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(this.proxy, listen.port, listen.host);
     const preview = this.preview;
-    if (preview !== null && this.config.preview !== undefined) {
-      const { host, port } = this.config.preview;
-      await new Promise<void>((resolve, reject) => {
-        preview.server.once('error', reject);
-        preview.server.listen(port, host, () => {
-          preview.server.off('error', reject);
-          resolve();
-        });
-      });
+    if (preview !== null && this.config.preview !== undefined) await listenOn(preview, this.config.preview.port, this.config.preview.host);
+    if (this.tls !== null && this.config.tls !== undefined) {
+      await listenOn(this.tls, this.config.tls.port, this.config.tls.host);
+      this.certificates?.start();
     }
     this.serving = true;
     this.fleet.start();
     this.rollouts.start();
-    this.logger.info({ proxy: this.proxyUrl, ...(preview === null ? {} : { preview: this.previewUrl }), admin: this.adminUrl,
-      instance: this.instance.id }, 'switchyard listening');
+    this.logger.info({ proxy: this.proxyUrl, ...(preview === null ? {} : { preview: this.previewUrl }),
+      ...(this.tls === null ? {} : { tls: this.tlsUrl }), admin: this.adminUrl, instance: this.instance.id }, 'switchyard listening');
   }
 
   private applyRouting(state: RoutingState): void {
@@ -350,11 +374,13 @@ export class Switchyard {
     this.discovery.configure(next.pools, next.resolver.servers);
     this.ejector.configure(next.passive);
     this.drain.configure(next.drain.timeoutMs);
-    this.proxy.retryAttempts = next.retries.attempts;
-    if (this.preview !== null) this.preview.retryAttempts = next.retries.attempts;
+    for (const listener of this.listeners()) listener.retryAttempts = next.retries.attempts;
     // Keys that need a restart keep their running values, so status and config agree.
     const kept = Object.fromEntries(ignored.filter((key) => !key.includes('.')).map((key) => [key, this.config[key as keyof Config]]));
-    this.config = { ...next, ...kept, routing: { ...next.routing, ...pickRouting(this.config, ignored) } };
+    const tls = keptTls(this.config.tls, next.tls);
+    this.config = { ...next, ...kept, routing: { ...next.routing, ...pickRouting(this.config, ignored) }, ...(tls === undefined ? {} : { tls }) };
+    // Every certificate file is re-read (SIGHUP and POST /reload come here), new pairs loaded.
+    if (this.certificates !== null && tls !== undefined) this.certificates.configure(tls.certificates, tls.minVersion);
     this.applyRouting(this.control.current);
     return {
       addedTargets: diff.addedTargets.map(describe),
@@ -408,26 +434,25 @@ export class Switchyard {
     const { graceMs } = this.config.shutdown;
     this.serving = false; // /readyz answers 503 from now on
     this.discovery.stop(); // no target joins a proxy that is going away
-    this.proxy.closing = true;
-    const server = this.proxy.server;
+    this.certificates?.stop();
     this.logger.info({ graceMs, inflight: this.inflight() }, 'shutting down');
-    const stopped = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-    server.closeIdleConnections();
-    const preview = this.preview;
-    if (preview !== null) preview.closing = true;
-    const previewStopped = preview?.server.listening === true
-      ? new Promise<void>((resolve) => preview.server.close(() => resolve())) : Promise.resolve();
-    preview?.server.closeIdleConnections();
+    const listeners = this.listeners();
+    const stopped = listeners.map((listener) => {
+      listener.closing = true;
+      const server = listener.server;
+      const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+      server.closeIdleConnections();
+      return closed;
+    });
     const finished = await this.waitForInflight(graceMs);
-    const tunnels = this.proxy.tunnels.closeAll() + (preview?.tunnels.closeAll() ?? 0);
+    let tunnels = 0;
+    for (const listener of listeners) tunnels += listener.tunnels.closeAll();
     if (!finished) {
       this.logger.warn({ inflight: this.inflight(), graceMs }, 'shutdown grace over: cutting what is still running');
-      server.closeAllConnections();
-      preview?.server.closeAllConnections();
+      for (const listener of listeners) listener.server.closeAllConnections();
       await this.pools.destroy();
     }
-    await stopped;
-    await previewStopped;
+    await Promise.all(stopped);
     this.fleet.stop();
     await this.rollouts.stop();
     this.health.stop();
@@ -440,6 +465,17 @@ export class Switchyard {
     await this.store.close();
     this.logger.info({ tunnels }, 'switchyard stopped');
     await new Promise<void>((resolve) => this.logger.flush(() => resolve()));
+  }
+
+  /** Every data-plane listener: plain, preview, HTTPS. */
+  private listeners(): ProxyServer[] {
+    return [this.proxy, this.preview, this.tls].filter((listener): listener is ProxyServer => listener !== null);
+  }
+
+  /** A certificate pair rotated or refused: into the event list beside routing changes (best effort, like reload's). */
+  private certificateEvent({ kind, reason }: CertificateEvent): void {
+    this.store.recordEvent({ revision: this.control.current.revision, at: new Date().toISOString(), who: 'tls', kind: 'certificate',
+      from: null, to: null, reason: `${kind}: ${reason}` }).catch(() => undefined);
   }
 
   private inflight(): number {
@@ -483,7 +519,42 @@ function describe(target: Target): string {
   return `${target.pool} ${target.url}`;
 }
 
-function urlOf(address: AddressInfo): string {
+function urlOf(address: AddressInfo, scheme = 'http'): string {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
+  return `${scheme}://${host}:${address.port}`;
+}
+
+function listenOn(listener: ProxyServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    listener.server.once('error', reject);
+    listener.server.listen(port, host, () => {
+      listener.server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/**
+ * ALPN protocols the HTTPS listener offers. HTTP/1.1 only for now: HTTP/2 (SPEC §14, issue 15)
+ * puts `h2` first here when `tls.http2` is on, once the listener can serve it.
+ */
+function alpnProtocols(_tls: TlsConfig): string[] {
+  return ['http/1.1'];
+}
+
+/** `tls` keys a reload cannot apply to a running listener: whether there is one, where it listens, its ALPN. */
+function tlsRestartKeys(running: TlsConfig | undefined, next: TlsConfig | undefined): string[] {
+  if (running === undefined && next === undefined) return [];
+  if (running === undefined || next === undefined) return ['tls'];
+  return (['host', 'port', 'http2'] as const).filter((key) => running[key] !== next[key]).map((key) => `tls.${key}`);
+}
+
+/**
+ * The `tls` block a reload applies: the new certificates, minVersion and redirectHttp, with
+ * the restart-only keys at their running values. Undefined when there is nothing to merge
+ * (no block on one side: the whole key is then kept as running, see tlsRestartKeys).
+ */
+function keptTls(running: TlsConfig | undefined, next: TlsConfig | undefined): TlsConfig | undefined {
+  if (running === undefined || next === undefined) return undefined;
+  return { ...next, host: running.host, port: running.port, http2: running.http2 };
 }

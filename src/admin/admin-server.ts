@@ -10,6 +10,7 @@ import { reloadRoutes } from './routes/reload.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { rolloutRoutes } from './routes/rollout.js';
 import { targetRoutes } from './routes/targets.js';
+import { certificateRoutes } from './routes/certificates.js';
 import { DASHBOARD_PATHS, dashboardRoutes } from './routes/dashboard.js';
 
 const PROBES = ['/healthz', '/readyz'];
@@ -69,6 +70,7 @@ export function buildAdminServer(context: AdminContext): FastifyInstance {
   fleetRoutes(app, context);
   rolloutRoutes(app, context);
   targetRoutes(app, context);
+  certificateRoutes(app, context);
   dashboardRoutes(app, context);
   app.get('/metrics', async (_request, reply) => reply.type(context.metrics.registry.contentType).send(await context.metrics.registry.metrics()));
   return app;

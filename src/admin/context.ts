@@ -8,6 +8,7 @@ import type { RolloutController } from '../rollout/rollout-controller.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Logger } from '../observe/logger.js';
 import type { PoolRates } from '../observe/pool-rates.js';
+import type { CertificateView } from '../tls/certificate-store.js';
 
 export interface AdminContext {
   control: RoutingControl;
@@ -26,6 +27,8 @@ export interface AdminContext {
   ready: () => boolean;
   /** Re-reads the config file and applies it; throws ConfigError when refused. */
   reload: () => Promise<unknown>;
+  /** The edge listener's certificate pairs for GET /certificates (SPEC §13); null or absent without a TLS listener. */
+  certificates?: () => CertificateView[] | null;
   instance: { id: string; startedAt: string };
   token: string;
   logger: Logger;

@@ -15,6 +15,8 @@ export interface MetricsSources {
   storeUp: () => boolean;
   /** DNS discovery failures so far, pool → count (a running total that only grows); absent = no discovery. */
   discoveryErrors?: () => ReadonlyMap<string, number>;
+  /** The edge listener's certificate pairs (SPEC §13): SAN names and expiry; absent = no TLS listener. */
+  certificates?: () => ReadonlyArray<{ names: readonly string[]; notAfter: Date }>;
 }
 
 /** Latency buckets in seconds: sub-millisecond proxying up to slow upstreams. */
@@ -156,6 +158,23 @@ export class Metrics implements RequestObserver {
         for (const [pool, total] of sources.discoveryErrors?.() ?? []) {
           this.inc({ pool }, Math.max(0, total - (reportedDiscovery.get(pool) ?? 0)));
           reportedDiscovery.set(pool, total);
+        }
+      },
+    });
+    new Gauge({
+      name: 'switchyard_certificate_expiry_seconds', help: 'Seconds until the certificate serving each SNI name expires (negative once expired)',
+      labelNames: ['name'], registers,
+      collect() {
+        this.reset();
+        const now = Date.now();
+        const seen = new Set<string>();
+        // A name on two pairs is served by the first (SNI order), so that one's expiry counts.
+        for (const { names, notAfter } of sources.certificates?.() ?? []) {
+          for (const name of names) {
+            if (seen.has(name)) continue;
+            seen.add(name);
+            this.set({ name }, Math.round((notAfter.getTime() - now) / 1000));
+          }
         }
       },
     });

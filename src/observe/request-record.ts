@@ -16,8 +16,8 @@ export interface RequestRecord {
   error?: string;
   /** Set when a request was sent again on a fresh connection after a stale keep-alive one (not counted in `retries`, which counts other targets). */
   staleRetries?: number;
-  /** Set on requests of a listener other than the main one: `'preview'`. */
-  listener?: 'preview';
+  /** Set on requests of a listener other than the main (plain HTTP) one: `'preview'`, or `'tls'` for the HTTPS listener. */
+  listener?: 'preview' | 'tls';
 }
 
 export interface RequestObserver {

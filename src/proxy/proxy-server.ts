@@ -1,7 +1,9 @@
-// The data plane listener: a plain node:http server whose request handler picks a pool and
-// a target and hands the request to an Exchange. Never Fastify; nothing here but the path
-// a request takes.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// The data plane listener: a node:http server (node:https for the edge TLS listener, SPEC §13)
+// whose request handler picks a pool and a target and hands the request to an Exchange. Never
+// Fastify; nothing here but the path a request takes.
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { DEFAULT_LIMITS, type LimitsConfig } from '../config/schema.js';
@@ -12,7 +14,8 @@ import { BatchedObservers } from '../observe/batched-observers.js';
 import { RequestRouter } from '../routing/request-router.js';
 import { Exchange, exchangeOf, hasBody, type ExchangeOwner } from './exchange.js';
 import { requestIds } from './request-id.js';
-import { admit, CONNECT_REFUSED, EXPECTATION_FAILED, refusalRecord, writeRefusal, type Refusal } from './admit.js';
+import { admit, CONNECT_REFUSED, EXPECTATION_FAILED, refusalRecord, writeRefusal, type Admitted, type Refusal } from './admit.js';
+import { httpsLocation } from './https-redirect.js';
 import { clientErrorAnswer, requestLineOf, type ClientParseError } from './parse-errors.js';
 import { clientAddress, incomingRequestId, upstreamRequestHeaders, type ForwardContext } from './headers.js';
 import { UpgradeTunnels } from './upgrade-tunnel.js';
@@ -47,6 +50,17 @@ export interface ProxyServerOptions {
   onTargetOutcome?: (target: Target, ok: boolean) => void;
   /** `false` answers Upgrade requests with 501 instead of tunnelling them (default true). */
   upgrades?: boolean;
+  /**
+   * The edge HTTPS listener (SPEC §13): certificates, SNICallback, minVersion, ALPN. Its
+   * requests go upstream with `X-Forwarded-Proto: https` and its access records carry
+   * `listener: 'tls'`.
+   */
+  tls?: TlsOptions;
+  /**
+   * `tls.redirectHttp`: the HTTPS port every request is sent to with a 308 instead of being
+   * proxied, or null to proxy. Read per request, so a config reload turns it on or off.
+   */
+  redirectHttps?: () => number | null;
 }
 
 const RETRY_AFTER_SECONDS = '1';
@@ -57,6 +71,10 @@ export class ProxyServer implements ExchangeOwner {
   /** Set when shutdown starts: every response from then on carries `Connection: close`. */
   closing = false;
   readonly preview: boolean;
+  /** What access records say about the listener: absent for the main one. */
+  private readonly listener: RequestRecord['listener'];
+  /** The same server as `server` when this is the HTTPS listener: its default context is replaced on rotation. */
+  private readonly secure: HttpsServer | null;
   private readonly options: ProxyServerOptions;
   /** Override header and sticky cookie routing, when configured (null: `choosePool` alone). */
   private readonly router: RequestRouter<UpstreamPool, IncomingMessage> | null;
@@ -79,8 +97,10 @@ export class ProxyServer implements ExchangeOwner {
     this.retryAttempts = options.retryAttempts;
     this.observers = new BatchedObservers(options.observers);
     this.preview = options.preview === true;
+    this.listener = this.preview ? 'preview' : options.tls === undefined ? undefined : 'tls';
+    const proto = options.tls === undefined ? 'http' : 'https';
     this.dropHeader = options.overrideHeader?.toLowerCase();
-    this.forward = { requestId: '', clientIp: '', proto: 'http', host: undefined, drop: this.dropHeader };
+    this.forward = { requestId: '', clientIp: '', proto, host: undefined, drop: this.dropHeader };
     const routed = !this.preview && options.poolNamed !== undefined
       && (options.stickyCookie !== undefined || options.overrideHeader !== undefined);
     this.router = routed ? new RequestRouter<UpstreamPool, IncomingMessage>({
@@ -93,7 +113,7 @@ export class ProxyServer implements ExchangeOwner {
     this.decorated = options.poolHeader !== undefined || this.router?.sticky === true;
     // The client's mistakes are answered here, before routing (admit.ts).
     this.limits = options.limits ?? DEFAULT_LIMITS;
-    this.server = createServer({
+    const http: ServerOptions = {
       keepAliveTimeout: options.keepAliveMs,
       // Bodies and answers may stream for long (uploads, SSE): no whole-request deadline; the
       // body has its own idle limit (limits.requestBodyIdleMs). requestTimeout 0 would also turn
@@ -107,7 +127,16 @@ export class ProxyServer implements ExchangeOwner {
       maxHeaderSize: this.limits.maxHeaderBytes + 1,
       // admit() answers a missing Host itself (with an X-Request-Id and an access record).
       requireHostHeader: false,
-    }, (req, res) => this.handle(req, res));
+    };
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    // A slow handshake holds a socket like a slow head does: the same deadline.
+    this.secure = options.tls === undefined ? null
+      : createHttpsServer({ ...http, handshakeTimeout: this.limits.requestHeadMs, ...options.tls }, handler);
+    this.server = this.secure ?? createServer(http, handler);
+    // A failed handshake (no shared version or cipher, a malformed ClientHello, a client that
+    // left): the socket goes, nothing else happens. Node would do the same without a listener;
+    // this says it is deliberate.
+    this.secure?.on('tlsClientError', (_error: Error, socket: Duplex) => socket.destroy());
     // Heads Node's parser refuses; their socket errors must never crash us.
     this.server.on('clientError', (err: NodeJS.ErrnoException & ClientParseError, socket: Duplex) => this.clientError(err, socket));
     // Expect: 100-continue: the 100 goes out only once the head is admitted, so a refused
@@ -120,6 +149,7 @@ export class ProxyServer implements ExchangeOwner {
     this.server.on('connect', (req: IncomingMessage, socket: Duplex) => this.refuseSocket(req, socket, CONNECT_REFUSED));
     // Upgrade requests go through the target's undici Pool like plain ones (UPGRADE: tunnel.ts).
     this.tunnels = new UpgradeTunnels({
+      proto,
       choosePool: (req) => this.router === null ? this.options.choosePool(req) : this.router.route(req)?.pool,
       limits: options.limits ?? DEFAULT_LIMITS,
       dropHeader: this.dropHeader,
@@ -132,8 +162,15 @@ export class ProxyServer implements ExchangeOwner {
       if (options.upgrades === false) return refuseUpgrade(socket, '501 Not Implemented', '');
       // Shutdown closes the open tunnels once; a new one now would keep the listener from closing.
       if (this.closing) return refuseUpgrade(socket, '503 Service Unavailable', `Retry-After: ${RETRY_AFTER_SECONDS}\r\n`);
+      const port = this.options.redirectHttps?.() ?? null;
+      if (port !== null && this.redirectUpgrade(req, socket, port)) return;
       this.tunnels.handleUpgrade(req, socket, head);
     });
+  }
+
+  /** The HTTPS listener's default context (clients without SNI) changed: new handshakes use it. */
+  setSecureContext(options: SecureContextOptions): void {
+    this.secure?.setSecureContext(options);
   }
 
   /** A request head, parsed: admitted, routed and handed to an Exchange. `expectsContinue`: the client waits for a 100 (Node left it to us). */
@@ -148,6 +185,8 @@ export class ProxyServer implements ExchangeOwner {
     if (!admission.ok) return this.refuse(req, res, admission, requestId, startedAt);
     // Absolute-form goes upstream (and into the access log, as nginx's $request_uri) in origin-form.
     if (admission.path !== req.url) req.url = admission.path;
+    const redirectPort = this.options.redirectHttps?.() ?? null;
+    if (redirectPort !== null) return this.redirect(req, res, admission, redirectPort, requestId, startedAt);
     if (expectsContinue) res.writeContinue();
     const body = hasBody(req);
     // A client reset mid-upload surfaces through the exchange, not as a crash. (Node emits a
@@ -216,6 +255,31 @@ export class ProxyServer implements ExchangeOwner {
     this.notify(refusalRecord(requestId, req.method ?? '', req.url ?? '', refusal, roundMs(performance.now() - startedAt)));
   }
 
+  /**
+   * `tls.redirectHttp`: 308 to the same host (its port replaced by the HTTPS one), path and
+   * query, nothing proxied. A request without a Host (HTTP/1.0) has nowhere to go: 400.
+   */
+  private redirect(req: IncomingMessage, res: ServerResponse, admission: Admitted, port: number, requestId: string, startedAt: number): void {
+    const location = admission.host === undefined || admission.host === '' ? null : httpsLocation(admission.host, admission.path, port);
+    if (location === null) res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', 'x-request-id': requestId, connection: 'close' }).end('a Host header is needed to redirect to https\n');
+    else res.writeHead(308, { location, 'x-request-id': requestId, 'content-length': '0' }).end();
+    req.resume(); // a body is discarded
+    this.notify({
+      reqId: requestId, method: req.method ?? '', url: req.url ?? '', status: location === null ? 400 : 308, ms: roundMs(performance.now() - startedAt),
+      pool: null, version: null, target: null, retries: 0, bytes: 0, ...(location === null ? { error: 'no Host to redirect to' } : {}),
+    });
+  }
+
+  /** An Upgrade request on a redirecting listener: 308 on the raw socket. False when admission refuses it (the tunnel code answers that). */
+  private redirectUpgrade(req: IncomingMessage, socket: Duplex, port: number): boolean {
+    const admission = admit(req, this.limits, true);
+    if (!admission.ok || admission.host === undefined || admission.host === '') return false;
+    const requestId = incomingRequestId(req.rawHeaders) ?? requestIds.next();
+    refuseUpgrade(socket, '308 Permanent Redirect', `Location: ${httpsLocation(admission.host, admission.path, port)}\r\nX-Request-Id: ${requestId}\r\n`);
+    this.notify({ reqId: requestId, method: req.method ?? '', url: admission.path, status: 308, ms: 0, pool: null, version: null, target: null, retries: 0, bytes: 0 });
+    return true;
+  }
+
   /** Answers on a raw socket (CONNECT): no ServerResponse exists. */
   private refuseSocket(req: IncomingMessage, socket: Duplex, refusal: Refusal): void {
     const requestId = incomingRequestId(req.rawHeaders) ?? requestIds.next();
@@ -281,7 +345,7 @@ export class ProxyServer implements ExchangeOwner {
   }
 
   private notify(record: RequestRecord): void {
-    if (this.preview) record.listener = 'preview';
+    if (this.listener !== undefined) record.listener = this.listener;
     this.observers.requestFinished(record);
   }
 }

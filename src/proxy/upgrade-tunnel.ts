@@ -18,6 +18,8 @@ import { Tunnel, elapsedMs, type TunnelOwner } from './tunnel.js';
 import { ownAnswer, requestedUpgrade } from './upgrade-head.js';
 
 export interface UpgradeTunnelsOptions {
+  /** X-Forwarded-Proto: `https` on the edge TLS listener. Default `http`. */
+  proto?: 'http' | 'https';
   /** Same routing as plain HTTP requests. */
   choosePool(req: IncomingMessage): UpstreamPool | undefined;
   /** SPEC §10 limits: admission (head size, Host, body) and `maxConnectionsPerTarget`. */
@@ -73,7 +75,7 @@ export class UpgradeTunnels implements TunnelOwner {
         pool, capped ? 'connection cap' : 'no ready target');
     }
     const headers = upstreamRequestHeaders(req.rawHeaders, {
-      requestId, clientIp: clientAddress(req.socket.remoteAddress), proto: 'http', host: verdict.host,
+      requestId, clientIp: clientAddress(req.socket.remoteAddress), proto: this.options.proto ?? 'http', host: verdict.host,
       hostFromTarget: verdict.fromTarget, drop: this.options.dropHeader,
     });
     const tunnel = new Tunnel(this, req, socket, head, pool, target, requestId, verdict.path, headers, requestedUpgrade(req.rawHeaders), startedAt);
