@@ -11,14 +11,15 @@
 // not drag a row down. Switchyard's ratios to the bare undici proxy are taken round by round
 // (the two rows run back to back) and the median of those is reported: a slow spell then
 // cancels out of each ratio instead of landing on one row's median and not the other's.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// Then the HTTPS rows (bench/tls.js): Switchyard's TLS listener against nginx's, same pair.
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
-import { freePort, waitForPort, waitForUrl } from './lib.js';
+import { cpuSeconds, freePort, has, median, nginxConfig, start, startNginxProxy, stop, waitForPort, waitForUrl, which } from './lib.js';
+import { loader } from './load.js';
 import { paced } from './paced.js';
+import { tlsSection } from './tls.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Seconds of load per row per round. */
@@ -29,26 +30,11 @@ const FIXED_RATE = Number(process.env.BENCH_RATE ?? 2000);
 const SMOKE = process.env.BENCH_SMOKE === '1';
 const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_ROUNDS ?? 7);
 const SMOKE_REQUESTS = 300;
+/** The HTTPS rows: rounds of SECONDS for each of two loads; full handshakes from this many `openssl s_time` processes. */
+const TLS_ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_TLS_ROUNDS ?? 5);
+const HANDSHAKE_PROCESSES = Number(process.env.BENCH_HANDSHAKE_PROCESSES ?? 8);
 const OUT = process.env.BENCH_OUT ?? join(root, 'bench/results/latest.json');
 const work = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
-const children = new Set();
-
-const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-const which = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).stdout.trim();
-
-function start(command, args, options = {}) {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'], ...options });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-async function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGKILL'); });
-}
-
-process.on('exit', () => { for (const child of children) child.kill('SIGKILL'); });
 
 // --- the upstream: nginx when installed, else a minimal Node server; two ports (two pools) ---
 
@@ -58,7 +44,7 @@ async function startUpstream() {
   writeFileSync(join(work, 'big.bin'), Buffer.alloc(1024 * 1024, 'x'));
   if (has('nginx')) {
     const conf = join(work, 'upstream.conf');
-    writeFileSync(conf, nginxBase(`
+    writeFileSync(conf, nginxConfig(work, `
       server {
         ${ports.map((port) => `listen 127.0.0.1:${port} reuseport;`).join(' ')}
         keepalive_requests 1000000;
@@ -74,21 +60,11 @@ async function startUpstream() {
   return { kind: 'node', ports, child };
 }
 
-function nginxBase(http) {
-  return `daemon off; master_process off; worker_processes 1; pid ${join(work, 'nginx.pid')}; error_log stderr error;
-    events { worker_connections 16384; }
-    http {
-      access_log off;
-      client_body_temp_path ${work}; proxy_temp_path ${work}; fastcgi_temp_path ${work}; uwsgi_temp_path ${work}; scgi_temp_path ${work};
-      ${http}
-    }`;
-}
-
 // --- the proxies ---
 
-async function startSwitchyard(upstreamPorts, { access, weighted = false }) {
-  const [port, adminPort] = [await freePort(), await freePort()];
-  const conf = join(work, `switchyard-${access}-${weighted}.yaml`);
+async function startSwitchyard(upstreamPorts, { access, weighted = false, tls }) {
+  const [port, adminPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
+  const conf = join(work, `switchyard-${access}-${weighted}${tls ? '-tls' : ''}.yaml`);
   const [u1, u2, u3, u4] = upstreamPorts;
   // The weighted row: one pool of three targets at weights 1:2:3 (SPEC §11), all the traffic.
   const blue = weighted ? [u1, u3, u4] : [u1];
@@ -101,6 +77,7 @@ pools:
 routing: { initial: { blue: ${weighted ? 100 : 90}, green: ${weighted ? 0 : 10} } }
 healthCheck: { path: /healthz, intervalMs: 2000 }
 log: { level: info, access: ${access} }
+${tls ? `tls: { host: 127.0.0.1, port: ${tlsPort}, certificates: [{ cert: "${tls.certFile}", key: "${tls.keyFile}" }] }` : ''}
 `);
   // Access log on: written for real (to /dev/null), as production writes it.
   const child = start(process.execPath, [join(root, 'dist/cli/main.js'), 'start', '--config', conf]);
@@ -114,27 +91,12 @@ log: { level: info, access: ${access} }
       }).catch(() => undefined);
     }
   }
-  return { port, child };
+  return { port, tlsPort, child };
 }
 
 async function startNodePeer(script, upstreamPort) {
   const port = await freePort();
   const child = start(process.execPath, [join(root, 'bench/peers', script), String(port), `http://127.0.0.1:${upstreamPort}`]);
-  await waitForPort(port);
-  return { port, child };
-}
-
-async function startNginxProxy(upstreamPort) {
-  const port = await freePort();
-  const conf = join(work, 'proxy.conf');
-  writeFileSync(conf, nginxBase(`
-    upstream app { server 127.0.0.1:${upstreamPort}; keepalive 256; }
-    server {
-      listen 127.0.0.1:${port};
-      keepalive_requests 1000000;
-      location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering on; }
-    }`));
-  const child = start(which('nginx'), ['-c', conf, '-p', work]);
   await waitForPort(port);
   return { port, child };
 }
@@ -164,59 +126,12 @@ backend b
 
 // --- load: wrk when installed (the same for every row), else autocannon ---
 
-const LOADER = has('wrk') && !SMOKE ? 'wrk' : 'autocannon';
-
-function msOf(text) {
-  const match = /([\d.]+)(us|ms|s)/.exec(text);
-  if (match === null) return null;
-  const value = Number(match[1]);
-  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
-}
-
-function bytesOf(text) {
-  const match = /([\d.]+)(B|KB|MB|GB)/.exec(text);
-  if (match === null) return 0;
-  return Number(match[1]) * { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[match[2]];
-}
-
-async function load(url, { connections = CONNECTIONS, seconds = SECONDS } = {}) {
-  if (LOADER === 'wrk') {
-    const out = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], { encoding: 'utf8' }).stdout;
-    const line = (label) => out.split('\n').find((text) => text.trim().startsWith(label)) ?? '';
-    const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
-    const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-    return {
-      requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
-      rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-      p50: msOf(line('50%')),
-      p99: msOf(line('99%')),
-      bytesPerSec: bytesOf(/Transfer\/sec:\s+(\S+)/.exec(out)?.[1] ?? '0B'),
-      errors: Number(errors) + (socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
-    };
-  }
-  const result = await autocannon({ url, connections, ...(SMOKE ? { amount: SMOKE_REQUESTS } : { duration: seconds }) });
-  return { requests: result.requests.total, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, bytesPerSec: result.throughput.average, errors: result.errors + result.non2xx };
-}
+const { name: LOADER, load } = loader({ smoke: SMOKE, connections: CONNECTIONS, seconds: SECONDS, smokeRequests: SMOKE_REQUESTS });
 
 /** Latency at a fixed request rate, to the microsecond (bench/paced.js). */
 function fixedRate(url) {
   return paced(url, { rate: FIXED_RATE, ...(SMOKE ? { amount: SMOKE_REQUESTS } : { seconds: SECONDS }) });
 }
-
-/** User + system CPU seconds a process has used so far; null where /proc is missing. */
-function cpuSeconds(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: 100 a second on Linux
-  } catch {
-    return null;
-  }
-}
-
-const median = (values) => {
-  const sorted = values.filter((value) => value !== null).sort((a, b) => a - b);
-  return sorted.length === 0 ? null : sorted[Math.floor((sorted.length - 1) / 2)];
-};
 
 /**
  * Switchyard against the floor, round by round: the two rows ran back to back in each round,
@@ -253,7 +168,7 @@ const rows = [
   { name: 'switchyard, 3 targets weighted 1:2:3 (access log on)', start: () => startSwitchyard(upstream.ports, { access: true, weighted: true }) },
   { name: 'node-http-proxy (keep-alive agent)', start: () => startNodePeer('node-http-proxy.js', u1) },
   { name: '@fastify/http-proxy', start: () => startNodePeer('fastify-http-proxy.js', u1) },
-  { name: 'nginx', start: () => startNginxProxy(u1), missing: !has('nginx') },
+  { name: 'nginx', start: () => startNginxProxy(work, u1), missing: !has('nginx') },
   { name: 'haproxy', start: () => startHaproxy(u1), missing: !has('haproxy') },
 ];
 
@@ -308,7 +223,6 @@ for (const row of rows) {
   results.push(result);
   console.log(`  ${row.name}: ${Math.round(result.rps)} req/s (rounds: ${result.rounds.join(', ')})`);
 }
-await stop(upstream.child);
 
 const find = (prefix) => results.find((result) => result.name.startsWith(prefix) && !result.missing);
 const nhp = find('node-http-proxy');
@@ -345,10 +259,16 @@ for (const [prefix, label, key] of pairs) {
   summary[key] = pair;
 }
 
+const tls = await tlsSection({
+  work, upstreamPort: u1, load, rounds: TLS_ROUNDS, seconds: SECONDS, connections: CONNECTIONS, handshakeProcesses: HANDSHAKE_PROCESSES, smoke: SMOKE,
+  startSwitchyard: (pair) => startSwitchyard(upstream.ports, { access: true, tls: pair }),
+});
+await stop(upstream.child);
+
 mkdirSync(dirname(OUT), { recursive: true });
 writeFileSync(OUT, `${JSON.stringify({
   at: new Date().toISOString(), smoke: SMOKE, upstream: upstream.kind, loader: LOADER, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, fixedRate: FIXED_RATE,
-  node: process.version, ...summary, results,
+  node: process.version, ...summary, results, tls,
 }, null, 2)}\n`);
 console.log(`written: ${OUT}`);
 process.exit(0);
