@@ -1,19 +1,29 @@
 // docker-compose.yml and the Dockerfile, checked against the project without Docker: every
 // command is a real CLI command with valid arguments, every config file it names passes
 // check-config with the environment compose gives it, ports agree and are unique, every
-// service has a healthcheck that probes the right port, and the image is built as described.
+// long-running service has a healthcheck that probes the right port, the image is built as
+// described, and the HTTPS listener gets the pair the one-shot tls-cert service makes (run
+// here for real, then served by a Switchyard running the compose config).
 import t from 'tap';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { Command } from 'commander';
 import { parse } from 'yaml';
-import { loadConfigFile } from '../src/config/load.js';
+import { expandEnv } from '../src/config/expand.js';
+import { loadConfigFile, resolveConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import { registerClientCommands } from '../src/cli/commands/client-commands.js';
 import { registerServerCommands } from '../src/cli/commands/server-commands.js';
 import type { CommandResult } from '../src/cli/result.js';
+import { createDemoApp } from '../src/demo/demo-app.js';
+import { Switchyard } from '../src/main.js';
+import { loadPair } from '../src/tls/pem.js';
 import { cli } from './helpers/cli.js';
+import { LogSink } from './helpers/log-sink.js';
+import { httpsGet } from './tls/tls-client.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const at = (path: string) => join(ROOT, path);
@@ -26,9 +36,12 @@ interface Service {
   ports?: Array<string | Record<string, unknown>>;
   healthcheck?: { test?: string[] | string; disable?: boolean };
   depends_on?: Record<string, { condition?: string }> | string[];
+  volumes?: Array<string | Record<string, unknown>>;
+  restart?: string;
+  user?: string;
 }
 
-const compose = parse(readFileSync(at('docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readFileSync(at('docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
 const services = compose.services;
 const dockerfile = readFileSync(at('Dockerfile'), 'utf8');
 
@@ -100,6 +113,41 @@ const published: Published[] = Object.entries(services).flatMap(([service, defin
 
 const demoApps = Object.entries(services).filter(([, service]) => commandOf(service).includes('demo-app'));
 const proxies = Object.entries(services).filter(([, service]) => commandOf(service).includes('start'));
+/** Services that run once to completion (restart "no") instead of serving. */
+const oneShots = Object.entries(services).filter(([, service]) => service.restart === 'no');
+
+interface Mount { source: string; target: string; readOnly: boolean }
+/** The short volume syntax `SOURCE:TARGET[:ro]` (a named volume, or a ./path bind mount). */
+function mountsOf(name: string, service: Service): Mount[] {
+  return (service.volumes ?? []).map((volume) => {
+    if (typeof volume !== 'string') throw new Error(`${name}: use the short "SOURCE:TARGET[:ro]" volume syntax`);
+    const [source, target, mode] = volume.split(':');
+    return { source: source!, target: target!, readOnly: mode === 'ro' };
+  });
+}
+
+/** The named volume tls-cert writes and the Switchyards read; a temporary folder stands in for it here. */
+const volumeDir = mkdtempSync(join(tmpdir(), 'switchyard-compose-tls-'));
+t.teardown(() => rmSync(volumeDir, { recursive: true, force: true }));
+
+/** Runs tls-cert's command on this machine: its bind-mounted script from the repository, its volume → `volumeDir`. */
+function runCertService(): { code: number | null; out: string } {
+  const mounts = mountsOf('tls-cert', services['tls-cert']!);
+  const onHost = (arg: string) => {
+    const mount = mounts.find((item) => arg === item.target || arg.startsWith(`${item.target}/`));
+    if (mount === undefined) return arg;
+    const source = mount.source.startsWith('.') ? at(mount.source) : volumeDir;
+    return source + arg.slice(mount.target.length);
+  };
+  const [node, ...args] = commandOf(services['tls-cert']!);
+  if (node !== 'node') throw new Error(`tls-cert: not a node command: ${node}`);
+  const run = spawnSync(process.execPath, args.map(onHost), { encoding: 'utf8' });
+  return { code: run.status, out: run.stdout + run.stderr };
+}
+const firstRun = runCertService();
+
+/** What compose gives a service, with the certificate folder (`${SWITCHYARD_TLS_DIR:-…}` in the config) at the stand-in volume. */
+const configEnv = (service: Service): Record<string, string> => ({ ...environmentOf(service), SWITCHYARD_TLS_DIR: volumeDir });
 
 /** Runs a `node -e` healthcheck in a sandbox with a fake fetch: which URL it probes, and its exit code for an answer and for a failure. */
 async function probeHealthcheck(script: string, env: Record<string, string>, answer: 'ok' | 'fail' | 'unreachable') {
@@ -114,8 +162,9 @@ async function probeHealthcheck(script: string, env: Record<string, string>, ans
   return { urls, code };
 }
 
-t.test('the compose file has Redis, blue ×2, green ×1 and two Switchyards', async (t) => {
-  t.same(Object.keys(services).sort(), ['blue-1', 'blue-2', 'green-1', 'redis', 'switchyard-1', 'switchyard-2']);
+t.test('the compose file has Redis, blue ×2, green ×1, two Switchyards and the one-shot that makes their certificate', async (t) => {
+  t.same(Object.keys(services).sort(), ['blue-1', 'blue-2', 'green-1', 'redis', 'switchyard-1', 'switchyard-2', 'tls-cert']);
+  t.same(oneShots.map(([name]) => name), ['tls-cert']);
   t.equal(services.redis!.image, 'redis:7-alpine');
   t.same(demoApps.map(([name]) => name).sort(), ['blue-1', 'blue-2', 'green-1']);
   t.same(proxies.map(([name]) => name).sort(), ['switchyard-1', 'switchyard-2']);
@@ -157,7 +206,7 @@ t.test('each Switchyard config exists and passes check-config with the environme
     t.ok(file, `${name} names its config`);
     t.ok(existsSync(at(file!)), `${file} exists`);
     t.ok(dockerfile.includes('COPY config ./config'), 'and is copied into the image');
-    const env = environmentOf(service);
+    const env = configEnv(service);
     t.equal(env.SWITCHYARD_ADMIN_TOKEN, 'switchyard-demo-token', `${name}: the documented demo token is the default`);
     t.equal(environmentOf(service).SWITCHYARD_ADMIN_TOKEN, interpolate('${SWITCHYARD_ADMIN_TOKEN:-switchyard-demo-token}'));
     const check = await cli(['check-config', at(file!)], env);
@@ -206,21 +255,21 @@ t.test('each Switchyard config exists and passes check-config with the environme
 });
 
 t.test('published ports: on 127.0.0.1 only, unique, each one a port the service listens on', async (t) => {
-  t.same(published.map((port) => port.hostPort).sort(), [8080, 8081, 9901, 9902]);
+  t.same(published.map((port) => port.hostPort).sort(), [8080, 8081, 8443, 8444, 9901, 9902]);
   t.equal(new Set(published.map((port) => `${port.hostIp}:${port.hostPort}`)).size, published.length, 'no host port published twice');
   for (const port of published) {
     t.equal(port.hostIp, '127.0.0.1', `${port.service}:${port.hostPort} only on localhost`);
-    const config = loadConfigFile(at(flag(cliArgs(port.service, services[port.service]!), '--config')!), environmentOf(services[port.service]!));
-    t.ok([config.listen.port, config.admin.port].includes(port.containerPort), `${port.service} listens on ${port.containerPort}`);
+    const config = loadConfigFile(at(flag(cliArgs(port.service, services[port.service]!), '--config')!), configEnv(services[port.service]!));
+    t.ok([config.listen.port, config.admin.port, config.tls?.port].includes(port.containerPort), `${port.service} listens on ${port.containerPort}`);
   }
   for (const [name] of proxies) {
-    t.same(published.filter((port) => port.service === name).map((port) => port.hostPort === port.containerPort), [true, true],
-      `${name}: the same port numbers inside and out`);
+    t.same(published.filter((port) => port.service === name).map((port) => port.hostPort === port.containerPort), [true, true, true],
+      `${name}: the same port numbers inside and out (proxy, HTTPS, admin)`);
   }
 });
 
-t.test('every service has a healthcheck that probes what it serves', async (t) => {
-  for (const [name, service] of Object.entries(services)) {
+t.test('every long-running service has a healthcheck that probes what it serves', async (t) => {
+  for (const [name, service] of Object.entries(services).filter(([name]) => !oneShots.some(([oneShot]) => oneShot === name))) {
     const test = service.healthcheck?.test;
     t.ok(Array.isArray(test) && test.length > 1 && service.healthcheck?.disable !== true, `${name} has a healthcheck`);
     t.equal(test![0], 'CMD', `${name}: exec form, no shell needed`);
@@ -230,7 +279,7 @@ t.test('every service has a healthcheck that probes what it serves', async (t) =
     const test = service.healthcheck!.test as string[];
     t.same(test.slice(1, 3), ['node', '-e'], `${name}: a node one-liner (the slim image has no curl)`);
     t.notOk(test[3]!.includes('$'), `${name}: nothing in the script for compose to interpolate`);
-    const env = environmentOf(service);
+    const env = configEnv(service);
     const args = cliArgs(name, service);
     const expected = args[0] === 'demo-app'
       ? `http://127.0.0.1:${flag(args, '--port')}/healthz`
@@ -268,7 +317,7 @@ t.test('the image: multi-stage on node:24-slim, runs as a non-root user, builds 
 
 t.test('every Switchyard-image service builds from this Dockerfile, and every file it references exists', async (t) => {
   const stages = [...dockerfile.matchAll(/^FROM\s+\S+\s+AS\s+(\S+)$/gim)].map((match) => match[1]);
-  for (const [name, service] of [...demoApps, ...proxies]) {
+  for (const [name, service] of [...demoApps, ...proxies, ...oneShots]) {
     const build = typeof service.build === 'string' ? { context: service.build } : service.build;
     t.ok(build, `${name} is built here`);
     t.ok(statSync(at(build!.context)).isDirectory(), `${name}: build context ${build!.context} exists`);
@@ -296,6 +345,81 @@ t.test('the image runs the newest Node major that CI tests, one package.json all
   const floor = Number(/^>=(\d+)\./.exec(engines)?.[1]);
   t.ok(tested.every((major) => major >= floor), `every tested major satisfies engines ${engines}`);
   t.ok(tested.includes(floor), `the oldest allowed major (${floor}) is tested too`);
+});
+
+t.test('tls-cert: a one-shot that writes the pair into the volume each Switchyard reads it from', async (t) => {
+  const service = services['tls-cert']!;
+  const mounts = mountsOf('tls-cert', service);
+  const [, script, dir] = commandOf(service);
+  const scriptMount = mounts.find((mount) => mount.target === script);
+  t.ok(scriptMount?.source.startsWith('./') && existsSync(at(scriptMount.source)), `${script} is mounted from the repository (${scriptMount?.source})`);
+  t.ok(scriptMount?.readOnly, 'read-only');
+  const volume = mounts.find((mount) => mount.target === dir);
+  t.ok(volume !== undefined && !volume.source.startsWith('.') && compose.volumes !== undefined && volume.source in compose.volumes,
+    `${dir} is the named volume ${volume?.source}, declared at the top level`);
+  t.equal(service.user, '0:0', 'root, only to hand the files to the node user');
+  t.match(flag(commandOf(service), '--owner'), /^1000(:1000)?$/, "the image's node user (uid 1000), who runs Switchyard");
+  t.match(dockerfile, /^USER node$/m);
+
+  for (const [name, proxy] of proxies) {
+    const depends = proxy.depends_on as Record<string, { condition?: string }>;
+    t.equal(depends['tls-cert']?.condition, 'service_completed_successfully', `${name} starts once the pair exists`);
+    // A folder mount, not one file: a pair replaced in the volume reaches the running container.
+    const mount = mountsOf(name, proxy).find((item) => item.source === volume?.source);
+    t.ok(mount?.readOnly, `${name} mounts ${volume?.source} read-only`);
+    // The paths as the container sees them: compose's environment, SWITCHYARD_TLS_DIR unset.
+    const raw = parse(readFileSync(at(flag(cliArgs(name, proxy), '--config')!), 'utf8')) as unknown;
+    const { value } = expandEnv(raw, environmentOf(proxy)) as { value: { tls: { certificates: unknown } } };
+    t.same(value.tls.certificates, [{ cert: `${mount?.target}/tls.crt`, key: `${mount?.target}/tls.key` }], `${name} reads tls.crt and tls.key in the mounted folder`);
+  }
+});
+
+t.test('the pair tls-cert makes: current, self-signed for the names clients use, its key private, kept on the next start', async (t) => {
+  t.equal(firstRun.code, 0, firstRun.out);
+  const [certFile, keyFile] = [join(volumeDir, 'tls.crt'), join(volumeDir, 'tls.key')];
+  const loaded = loadPair(certFile, keyFile, Date.now());
+  t.ok(loaded.ok, `it loads as the listener loads it (${loaded.ok ? '' : JSON.stringify(loaded.problems)})`);
+  if (!loaded.ok) return;
+  for (const name of ['localhost', ...proxies.map(([proxy]) => proxy)]) t.ok(loaded.pair.names.includes(name), `SAN ${name}`);
+  t.ok(loaded.pair.notAfter.getTime() - Date.now() > 300 * 86_400_000, 'valid for about a year');
+  t.equal(statSync(keyFile).mode & 0o777, 0o600, 'the key is readable by its owner only');
+  if (process.getuid?.() === 0) t.equal(statSync(keyFile).uid, 1000, 'owned by the node user');
+  const before = readFileSync(certFile, 'utf8');
+  const again = runCertService();
+  t.equal(again.code, 0, again.out);
+  t.match(again.out, /kept/);
+  t.equal(readFileSync(certFile, 'utf8'), before, 'a pair already in the volume (an earlier one, or yours) is left alone');
+  t.equal(dirname(certFile), volumeDir);
+});
+
+t.test('a Switchyard on the compose config serves HTTPS with that pair; clients verify it by name', async (t) => {
+  const [name, service] = proxies[0]!;
+  const demoApp = async (pool: string, version: string) => {
+    const app = createDemoApp({ pool, version, instance: `${pool}-1` });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise<void>((resolve) => { app.close(() => resolve()); app.closeAllConnections(); }));
+    return `http://127.0.0.1:${(app.address() as { port: number }).port}`;
+  };
+  const document = parse(readFileSync(at(flag(cliArgs(name, service), '--config')!), 'utf8')) as Record<string, Record<string, unknown>>;
+  // The compose file's config as it is, but on loopback ports and in front of local demo apps.
+  const running = await Switchyard.start(resolveConfig({
+    ...document,
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { ...document.admin, host: '127.0.0.1', port: 0 },
+    tls: { ...document.tls, host: '127.0.0.1', port: 0 },
+    pools: { blue: { version: '1.0.0', targets: [await demoApp('blue', '1.0.0')] }, green: { version: '2.0.0', targets: [await demoApp('green', '2.0.0')] } },
+    state: { store: 'memory' },
+  }, configEnv(service)), { logDestination: new LogSink() });
+  t.teardown(() => running.close());
+  t.ok(running.tlsUrl, 'the HTTPS listener is up');
+  const port = Number(new URL(running.tlsUrl!).port);
+  const ca = readFileSync(join(volumeDir, 'tls.crt'), 'utf8');
+  for (const servername of ['localhost', name]) {
+    const answer = await httpsGet(port, '/', servername, ca);
+    t.equal(answer.status, 200, `https://${servername}/ verifies against the self-signed certificate`);
+    t.match(JSON.parse(answer.body), { pool: 'blue', version: '1.0.0' });
+  }
+  await t.rejects(httpsGet(port, '/', 'elsewhere.example', ca), /altnames|does not match/i, 'a name the certificate lacks is refused by the client');
 });
 
 function dependsOn(service: Service): string[] {
