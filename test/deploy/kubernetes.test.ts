@@ -1,10 +1,12 @@
 // deploy/kubernetes/, checked without a cluster: every manifest parses; the ConfigMap's config
 // passes check-config with the environment its pod gets; names, labels, ports, probe paths,
-// the Redis URL, the config mount and the shutdown timings agree across the files. Then the
-// cluster in miniature: dnsmasq answers the headless Services' names, the demo apps run with
-// their manifests' arguments, Switchyard runs the ConfigMap's config, and a flip goes through.
+// the Redis URL, the config mount, the TLS Secret's mount and the shutdown timings agree
+// across the files. Then the cluster in miniature: dnsmasq answers the headless Services'
+// names, the demo apps run with their manifests' arguments, Switchyard runs the ConfigMap's
+// config with a test pair where the Secret would be, a flip goes through over HTTP and HTTPS,
+// and a Secret update laid out as kubelet does it (a `..data` symlink swap) is served.
 import t from 'tap';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -14,11 +16,13 @@ import { loadConfigFile, resolveConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createDemoApp } from '../../src/demo/demo-app.js';
 import { Switchyard } from '../../src/main.js';
+import { testCa, type LeafPair } from '../helpers/certs.js';
 import { cli } from '../helpers/cli.js';
 import { dnsmasqFor, requireDnsmasq } from '../helpers/dnsmasq.js';
 import { send, waitFor } from '../helpers/http-client.js';
 import { LogSink } from '../helpers/log-sink.js';
 import { closedPort } from '../helpers/upstream.js';
+import { handshake, httpsGet, serialOf } from '../tls/tls-client.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const DIR = join(ROOT, 'deploy/kubernetes');
@@ -46,12 +50,18 @@ interface Container {
   livenessProbe?: Probe;
   lifecycle?: { preStop?: Probe };
   volumeMounts?: Array<{ name: string; mountPath: string; subPath?: string; readOnly?: boolean }>;
+  securityContext?: { runAsUser?: number };
 }
 interface PodSpec {
   containers: Container[];
   terminationGracePeriodSeconds?: number;
   enableServiceLinks?: boolean;
-  volumes?: Array<{ name: string; configMap?: { name: string; items?: Array<{ key: string; path: string }> } }>;
+  volumes?: Array<{
+    name: string;
+    configMap?: { name: string; items?: Array<{ key: string; path: string }> };
+    secret?: { secretName: string; defaultMode?: number; items?: Array<{ key: string; path: string }> };
+  }>;
+  securityContext?: { fsGroup?: number };
   affinity?: { podAntiAffinity?: { preferredDuringSchedulingIgnoredDuringExecution?: Array<{ podAffinityTerm: { labelSelector: { matchLabels: Labels } } }> } };
 }
 interface Resource {
@@ -140,8 +150,39 @@ const configText = configMap.data![configKey]!;
 const env = environment(proxy, 'switchyard-6d4cf56db6-x7k2p');
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-k8s-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+// The TLS Secret: a test pair stands where kubelet would put the Secret's files, laid out as
+// kubelet lays them out, and the config's paths under the mount are moved there.
+const tlsVolume = podSpec(switchyard).volumes!.find((volume) => volume.secret !== undefined)!;
+const tlsMount = proxy.volumeMounts!.find((mount) => mount.name === tlsVolume.name)!;
+const tlsDir = join(dir, 'tls');
+const ca = testCa(t);
+/** The names a client inside the cluster uses for the Service switchyard. */
+const SERVICE_NAME = `switchyard.${NAMESPACE}.svc.cluster.local`;
+let secretVersion = 0;
+/**
+ * Writes a Secret version as kubelet's atomic writer does: the files in a new timestamped
+ * folder, `..data` switched to it by renaming a fresh symlink over it, each key a symlink
+ * through `..data` (made once), the old folder removed.
+ */
+function kubeletWrites(pair: LeafPair): void {
+  mkdirSync(tlsDir, { recursive: true });
+  const version = `..2026_12_01_00_00_0${++secretVersion}.${process.pid}`;
+  mkdirSync(join(tlsDir, version));
+  writeFileSync(join(tlsDir, version, 'tls.crt'), pair.cert);
+  writeFileSync(join(tlsDir, version, 'tls.key'), pair.key);
+  const data = join(tlsDir, '..data');
+  const old = existsSync(data) ? readlinkSync(data) : null;
+  symlinkSync(version, join(tlsDir, '..data_tmp'));
+  renameSync(join(tlsDir, '..data_tmp'), data);
+  for (const key of ['tls.crt', 'tls.key']) if (old === null) symlinkSync(join('..data', key), join(tlsDir, key));
+  if (old !== null) rmSync(join(tlsDir, old), { recursive: true });
+}
+kubeletWrites(ca.leaf('secret-1', [SERVICE_NAME, 'localhost']));
+/** The ConfigMap's config with the Secret's mount path pointing at the stand-in. */
+const localText = configText.replaceAll(`${tlsMount.mountPath}/`, `${tlsDir}/`);
 const configFile = join(dir, configKey);
-writeFileSync(configFile, configText);
+writeFileSync(configFile, localText);
 const config: Config = loadConfigFile(configFile, env);
 /** The app Deployment behind a pool: the one its discovered Service selects. */
 const appOf = (pool: string) => selected(serviceForDns(pool).spec!.selector!)[0]!;
@@ -253,7 +294,8 @@ t.test('Switchyard: 2 replicas, ports from the config, probes on the admin port'
   t.equal(switchyard.spec!.replicas, 2);
   t.equal(containerPort(proxy, 'http'), config.listen.port, 'container port http is listen.port');
   t.equal(containerPort(proxy, 'admin'), config.admin.port, 'container port admin is admin.port');
-  t.same(proxy.ports!.map((port) => port.containerPort).sort(), [config.listen.port, config.admin.port].sort(), 'no other ports');
+  t.equal(containerPort(proxy, 'https'), config.tls!.port, 'container port https is tls.port');
+  t.same(proxy.ports!.map((port) => port.containerPort).sort(), [config.listen.port, config.admin.port, config.tls!.port].sort(), 'no other ports');
   t.equal(proxy.readinessProbe?.httpGet?.path, '/readyz');
   t.equal(proxy.livenessProbe?.httpGet?.path, '/healthz');
   for (const probe of [proxy.readinessProbe!, proxy.livenessProbe!]) {
@@ -261,6 +303,9 @@ t.test('Switchyard: 2 replicas, ports from the config, probes on the admin port'
   }
   const [front] = one('Service', 'switchyard').spec!.ports!;
   t.equal(containerPort(proxy, front!.targetPort!), config.listen.port, 'Service switchyard reaches the proxy listener');
+  const https = one('Service', 'switchyard').spec!.ports!.find((port) => port.name === 'https');
+  t.equal(https?.port, 443, 'Service switchyard takes HTTPS on 443…');
+  t.equal(containerPort(proxy, https!.targetPort!), config.tls!.port, '…and reaches the TLS listener');
   const [admin] = one('Service', 'switchyard-admin').spec!.ports!;
   t.equal(containerPort(proxy, admin!.targetPort!), config.admin.port, 'Service switchyard-admin reaches the admin API');
   t.not(one('Service', 'switchyard-admin').spec!.clusterIP, 'None');
@@ -309,6 +354,32 @@ t.test('the config is mounted where the command reads it, from the ConfigMap tha
   t.equal(mount.readOnly, true);
 });
 
+t.test('HTTPS: the pair comes from the kubernetes.io/tls Secret the README creates, mounted as a folder that kubelet can update', async (t) => {
+  const secret = tlsVolume.secret!;
+  t.equal(secret.secretName, 'switchyard-tls');
+  t.equal(secret.items, undefined, 'every key of the Secret: tls.crt and tls.key');
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  t.ok(readme.includes(`kubectl -n ${NAMESPACE} create secret tls ${secret.secretName} --cert=`), `README creates Secret ${secret.secretName} (type kubernetes.io/tls)`);
+  // The config as written (before this test moved the folder) names the Secret's two keys in the mount.
+  const written = parse(configText) as { tls: { certificates: Array<{ cert: string; key: string }> } };
+  t.same(written.tls.certificates, [{ cert: `${tlsMount.mountPath}/tls.crt`, key: `${tlsMount.mountPath}/tls.key` }],
+    `tls.certificates names tls.crt and tls.key under ${tlsMount.mountPath}`);
+  t.same(config.tls!.certificates, [{ cert: join(tlsDir, 'tls.crt'), key: join(tlsDir, 'tls.key') }], 'the test moved exactly those');
+  t.equal(tlsMount.subPath, undefined, 'a folder mount: kubelet swaps its ..data symlink on an update (a subPath mount never sees one)');
+  t.equal(tlsMount.readOnly, true);
+  for (const mount of proxy.volumeMounts!) {
+    for (const other of proxy.volumeMounts!) {
+      if (mount !== other) t.notOk(other.mountPath.startsWith(`${mount.mountPath}/`), `${other.mountPath} is not inside ${mount.mountPath} (a read-only mount)`);
+    }
+  }
+  // The key is readable by the container's user and by nobody else: group-readable, group fsGroup.
+  const mode = secret.defaultMode ?? 0o644;
+  t.equal(mode & 0o007, 0, `defaultMode ${mode.toString(8)}: not world-readable`);
+  t.ok(mode & 0o040 && podSpec(switchyard).securityContext?.fsGroup !== undefined, 'group-readable, and the pod has an fsGroup for it');
+  t.ok(proxy.securityContext?.runAsUser !== 0, 'Switchyard does not run as root');
+  t.equal(config.tls!.host, '0.0.0.0', 'the TLS listener listens on the pod IP');
+});
+
 t.test('the admin token comes from the Secret the README tells you to create', async (t) => {
   const ref = proxy.env!.find((variable) => variable.name === 'SWITCHYARD_ADMIN_TOKEN')!.valueFrom!.secretKeyRef!;
   t.ok(ref, 'SWITCHYARD_ADMIN_TOKEN is a Secret reference, not a value');
@@ -351,12 +422,13 @@ if (requireDnsmasq(t)) t.test('the cluster in miniature: DNS for the Services, t
   await t.rejects(parsedOptions(['demo-app', '--colour', 'blue']), 'an unknown option in a manifest would fail here');
   await dns.setRecords(Object.fromEntries(config.pools.map((pool) => [pool.discover!.dns, HOSTS[pool.name]!])));
 
-  const document = parse(configText) as Record<string, Record<string, unknown>>;
+  const document = parse(localText) as Record<string, Record<string, unknown>>;
   for (const pool of Object.values(document.pools as Record<string, { discover: Record<string, unknown> }>)) pool.discover.port = port;
   const running = await Switchyard.start(resolveConfig({
     ...document,
     listen: { host: '127.0.0.1', port: 0 },
     admin: { ...document.admin, host: '127.0.0.1', port: 0 },
+    tls: { ...document.tls, host: '127.0.0.1', port: 0 },
     state: { store: 'memory' }, // the shared state has tests of its own (test/fleet)
     resolver: { servers: [dns.server] },
   }, env), { logDestination: new LogSink() });
@@ -381,6 +453,22 @@ if (requireDnsmasq(t)) t.test('the cluster in miniature: DNS for the Services, t
   const flip = await cli(['flip', 'green'], admin);
   t.equal(flip.code, 0, `switchyard flip green (${flip.err.trim()})`);
   t.match(await answer(), { pool: 'green', version: '2.0.0', instance: /^app-green-\d$/ }, 'one call and green serves');
+  const tlsPort = Number(new URL(running.tlsUrl!).port);
+  const overHttps = await httpsGet(tlsPort, '/', SERVICE_NAME, ca.ca);
+  t.equal(overHttps.status, 200, `https://${SERVICE_NAME}/ verifies against the CA of the Secret's certificate`);
+  t.match(JSON.parse(overHttps.body), { pool: 'green', version: '2.0.0' }, 'and is routed like the plain listener');
+
+  // The Secret renewed: kubelet writes the new version and swaps ..data; no reload, no restart.
+  const renewed = ca.leaf('secret-2', [SERVICE_NAME, 'localhost']);
+  t.not(serialOf(renewed.cert), (await handshake(tlsPort, { servername: SERVICE_NAME, ca: ca.ca })).serial);
+  const swapped = Date.now();
+  kubeletWrites(renewed);
+  await waitFor('new handshakes get the renewed certificate', async () =>
+    (await handshake(tlsPort, { servername: SERVICE_NAME, ca: ca.ca })).serial === serialOf(renewed.cert), { timeoutMs: 4000, intervalMs: 50 });
+  const elapsed = Date.now() - swapped;
+  t.ok(elapsed <= 2500, `the renewed certificate served ${elapsed} ms after the ..data swap (SPEC: within 2 s)`);
+  t.equal((await httpsGet(tlsPort, '/', SERVICE_NAME, ca.ca)).status, 200);
+
   const rollback = await cli(['rollback'], admin);
   t.equal(rollback.code, 0, `switchyard rollback (${rollback.err.trim()})`);
   t.match(await answer(), { pool: 'blue', version: '1.0.0' }, 'one call and blue is back');
