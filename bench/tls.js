@@ -51,11 +51,14 @@ async function handshakes(url, { processes, seconds }) {
     const [code] = await once(child, 'exit');
     const connections = Number(/(\d+) connections in [\d.]+ real seconds/.exec(out)?.[1] ?? 0);
     const bytes = Number(/(\d+) bytes read per connection/.exec(out)?.[1] ?? 0);
-    return { connections, failed: code !== 0 || bytes === 0 };
+    const failed = code !== 0 || bytes === 0;
+    // What s_time said, without its one-mark-per-connection progress line, for latest.json.
+    return { connections, failed, said: failed ? out.replace(/^[*rt]+$/gm, '').trim().slice(-300) : null };
   }));
   const requests = runs.reduce((sum, run) => sum + run.connections, 0);
   const elapsed = (performance.now() - started) / 1000;
-  return { requests, rps: requests / elapsed, p50: null, p99: null, errors: runs.filter((run) => run.failed).length };
+  const failures = runs.filter((run) => run.failed);
+  return { requests, rps: requests / elapsed, p50: null, p99: null, errors: failures.length, failures: failures.map((run) => run.said) };
 }
 
 /** One load on one row, with the CPU the row's process spent per request (or handshake) over it. */
@@ -123,6 +126,7 @@ export async function tlsSection({ work, upstreamPort, startSwitchyard, load, ro
     p99: median(runs.map((run) => run.p99)),
     cpuUsPerRequest: median(runs.map((run) => run.cpuUsPerRequest)),
     errors: runs.reduce((sum, run) => sum + run.errors, 0),
+    ...(runs.some((run) => run.failures?.length) ? { failures: runs.flatMap((run) => run.failures ?? []) } : {}),
     rounds: runs.map((run) => Math.round(run.rps)),
   });
   const results = rows.map((row) => (row.missing ? { name: row.name, missing: row.missing } : {
