@@ -83,7 +83,37 @@ export function formatStatus(status: StatusView, options: StatusFormatOptions = 
     const discovery = pools[index]![1].discovery;
     return discovery === undefined ? [row] : [row, `  ${discoveryText(discovery, now, color)}`];
   })].join('\n');
-  return `${by}\n${store}\n\n${summaryWithDiscovery}\n\n${targets}\n`;
+  const warnings = certificateWarnings((status as { certificates?: unknown }).certificates, now, color).map((line) => `${line}\n`).join('');
+  return `${by}\n${store}\n${warnings}\n${summaryWithDiscovery}\n\n${targets}\n`;
+}
+
+/** `switchyard status` warns about an edge certificate this close to its notAfter (SPEC §13). */
+export const CERTIFICATE_WARNING_MS = 14 * 24 * 3600 * 1000;
+
+/** /status's `certificates` (SPEC §13; absent without a TLS listener or from an older server). */
+interface CertificateView {
+  names: string[];
+  notAfter: string;
+  file: string;
+}
+
+/** One warning line per certificate that expires within CERTIFICATE_WARNING_MS (red once expired). */
+function certificateWarnings(certificates: unknown, now: Date, color: boolean): string[] {
+  if (!Array.isArray(certificates)) return [];
+  return (certificates as CertificateView[]).flatMap(({ names, notAfter, file }) => {
+    const left = Date.parse(notAfter) - now.getTime();
+    if (!(left < CERTIFICATE_WARNING_MS)) return [];
+    const when = left <= 0 ? `EXPIRED ${age(notAfter, now)} ago` : `expires in ${timeLeft(left)}`;
+    return [paint(`warning: certificate ${names.join(', ')} ${when} (notAfter ${notAfter}, ${file})`, left <= 0 ? 'red' : 'yellow', color)];
+  });
+}
+
+/** `13d04h`, `5h12m`, `40m`: time until a certificate's notAfter. */
+function timeLeft(ms: number): string {
+  const minutes = Math.floor(ms / 60_000);
+  const hours = Math.floor(minutes / 60);
+  if (hours >= 24) return `${Math.floor(hours / 24)}d${String(hours % 24).padStart(2, '0')}h`;
+  return hours > 0 ? `${hours}h${String(minutes % 60).padStart(2, '0')}m` : `${minutes}m`;
 }
 
 /** A discovering pool's `discovery` in /status (SPEC §12), read tolerantly (an older server sends no `dns`). */

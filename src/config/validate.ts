@@ -97,6 +97,13 @@ export function semanticIssues(raw: RawConfig): KeyedProblem[] {
     && [listen.port, admin.port].includes(preview.port)) {
     add('preview.port', `${preview.port} is already used by listen or admin`);
   }
+  // The HTTPS listener needs a port of its own (0 = any free one, as in tests).
+  const tls = record(file.tls);
+  if (tls !== undefined && typeof tls.port === 'number' && tls.port !== 0) {
+    const taken = ([['listen.port', listen.port], ['admin.port', admin.port], ['preview.port', preview?.port]] as const)
+      .find(([, port]) => port === tls.port);
+    if (taken !== undefined) add('tls.port', `${tls.port} is already ${taken[0]}`);
+  }
   const servers = record(file.resolver)?.servers;
   if (Array.isArray(servers)) {
     (servers as unknown[]).forEach((server, index) => {

@@ -44,6 +44,9 @@ export function routingRoutes(app: FastifyInstance, context: AdminContext): void
 
   app.get('/status', { schema: { querystring: StatusQuery } }, async (request, reply) => {
     const body: Record<string, unknown> = status();
+    // The edge listener's certificates (SPEC §13): `switchyard status` warns about the ones near expiry.
+    const certificates = context.certificates?.() ?? null;
+    if (certificates !== null) body.certificates = certificates;
     if ((request.query as Static<typeof StatusQuery>).fleet === '1') {
       const instances = await context.fleet.instances();
       body.fleet = { instances: instances.length, storeUp: context.store.up, pools: fleetPools(instances) };
