@@ -3,12 +3,15 @@
 // pair; clients that verify against the CA succeed (node and curl, as a user would); requests
 // reach the upstream with X-Forwarded-Proto: https and are logged as the TLS listener's.
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
+import { WebSocket, type ClientOptions } from 'ws';
 import { testCa } from '../helpers/certs.js';
 import { startProxy } from '../helpers/proxy.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { send } from '../helpers/http-client.js';
+import { echo, startWsUpstream } from '../helpers/tunnel.js';
 import { handshake, httpsGet, serialOf } from './tls-client.js';
 
 function tlsPort(proxy: { switchyard: { tls: { server: { address(): unknown } } | null } }): number {
@@ -99,4 +102,57 @@ t.test('minVersion TLSv1.3 refuses a TLS 1.2 client and keeps serving', async (t
   await t.rejects(handshake(port, { servername: 'site.test', ca: ca.ca, extra: { maxVersion: 'TLSv1.2' } }), 'a TLS 1.2 client is refused');
   t.equal((await handshake(port, { servername: 'site.test', ca: ca.ca })).protocol, 'TLSv1.3');
   t.equal((await httpsGet(port, '/', 'site.test', ca.ca)).status, 200);
+});
+
+t.test('WebSocket over TLS: tunnelled with X-Forwarded-Proto https, logged as the TLS listener\'s', async (t) => {
+  const ca = testCa(t);
+  const site = ca.leaf('site', ['site.test']);
+  const upstream = await startWsUpstream('blue');
+  t.teardown(() => upstream.close());
+  const proxy = await startProxy({ blue: [upstream.url] }, {
+    tls: { host: '127.0.0.1', port: 0, certificates: [{ cert: site.certFile, key: site.keyFile }] },
+    log: { level: 'info', access: true },
+  });
+  t.teardown(() => proxy.close());
+  const port = tlsPort(proxy);
+  // ws hands its options on to tls.connect (its types leave out servername).
+  const options: ClientOptions & { servername: string } = { ca: ca.ca, servername: 'site.test', headers: { host: `site.test:${port}` } };
+  const ws = new WebSocket(`wss://127.0.0.1:${port}/chat`, options);
+  await once(ws, 'open');
+  t.equal((await echo(ws, 'hi')).data.toString(), 'blue:hi');
+  const seen = upstream.seen.find((req) => req.url === '/chat')!;
+  t.equal(seen.headers['x-forwarded-proto'], 'https');
+  ws.close();
+  await once(ws, 'close');
+  const deadline = Date.now() + 2000;
+  while (proxy.logs.find({ kind: 'access', url: '/chat' }).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.match(proxy.logs.find({ kind: 'access', url: '/chat' })[0], { status: 101, listener: 'tls' });
+});
+
+t.test('shutdown: an HTTPS request in flight finishes, then the TLS listener is gone', async (t) => {
+  const ca = testCa(t);
+  const site = ca.leaf('site', ['site.test']);
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  const upstream = await startUpstream('blue', (req, res) => {
+    if (req.url !== '/slow') return void res.end('ok');
+    void held.then(() => res.end('slow done'));
+  });
+  t.teardown(() => upstream.close());
+  const proxy = await startProxy({ blue: [upstream.url] }, {
+    tls: { host: '127.0.0.1', port: 0, certificates: [{ cert: site.certFile, key: site.keyFile }] },
+    shutdown: { graceMs: 5000 },
+  });
+  const port = tlsPort(proxy);
+  const slow = httpsGet(port, '/slow', 'site.test', ca.ca);
+  while (!upstream.seen.some((req) => req.url === '/slow')) await new Promise((resolve) => setTimeout(resolve, 5));
+  const closed = proxy.close();
+  // Not accepting any more, while the request runs.
+  while (proxy.switchyard.tls!.server.listening) await new Promise((resolve) => setTimeout(resolve, 5));
+  await t.rejects(handshake(port, { servername: 'site.test', ca: ca.ca }), 'no new handshake once shutdown started');
+  release();
+  const answer = await slow;
+  t.equal(answer.status, 200);
+  t.equal(answer.body, 'slow done', 'the request in flight got its whole answer');
+  await closed;
 });
