@@ -5,10 +5,10 @@
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { WebSocket, type ClientOptions } from 'ws';
 import { testCa } from '../helpers/certs.js';
-import { startProxy } from '../helpers/proxy.js';
+import { startProxy, type TestProxy } from '../helpers/proxy.js';
 import { startUpstream } from '../helpers/upstream.js';
 import { send } from '../helpers/http-client.js';
 import { echo, startWsUpstream } from '../helpers/tunnel.js';
@@ -16,6 +16,23 @@ import { handshake, httpsGet, serialOf } from './tls-client.js';
 
 function tlsPort(proxy: { switchyard: { tls: { server: { address(): unknown } } | null } }): number {
   return (proxy.switchyard.tls!.server.address() as AddressInfo).port;
+}
+
+/** A proxy in front of `upstream` whose HTTPS listener serves one pair for site.test (`tls` and `overrides` added to its config). */
+async function siteProxy(t: Test, upstream: string, tls: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}) {
+  const ca = testCa(t);
+  const site = ca.leaf('site', ['site.test']);
+  const proxy = await startProxy({ blue: [upstream] }, {
+    tls: { host: '127.0.0.1', port: 0, certificates: [{ cert: site.certFile, key: site.keyFile }], ...tls }, ...overrides,
+  });
+  return { ca, proxy, port: tlsPort(proxy) };
+}
+
+/** The access line for `url`, once written (lines go out a loop turn after the response). */
+async function accessLineOf(proxy: TestProxy, url: string): Promise<Record<string, unknown> | undefined> {
+  const deadline = Date.now() + 2000;
+  while (proxy.logs.find({ kind: 'access', url }).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  return proxy.logs.find({ kind: 'access', url })[0];
 }
 
 t.test('SNI picks the pair; unknown names and no SNI get the default', async (t) => {
@@ -55,16 +72,10 @@ t.test('SNI picks the pair; unknown names and no SNI get the default', async (t)
 });
 
 t.test('HTTPS requests: verified by the CA, X-Forwarded-Proto https, access line with listener tls, curl as a user', async (t) => {
-  const ca = testCa(t);
-  const site = ca.leaf('site', ['site.test']);
   const upstream = await startUpstream('blue');
   t.teardown(() => upstream.close());
-  const proxy = await startProxy({ blue: [upstream.url] }, {
-    tls: { host: '127.0.0.1', port: 0, certificates: [{ cert: site.certFile, key: site.keyFile }] },
-    log: { level: 'info', access: true },
-  });
+  const { ca, proxy, port } = await siteProxy(t, upstream.url, {}, { log: { level: 'info', access: true } });
   t.teardown(() => proxy.close());
-  const port = tlsPort(proxy);
 
   const answer = await httpsGet(port, '/hello?x=1', 'site.test', ca.ca);
   t.equal(answer.status, 200);
@@ -82,39 +93,25 @@ t.test('HTTPS requests: verified by the CA, X-Forwarded-Proto https, access line
   t.equal(curl.code, 0, `curl verifies the certificate and gets an answer${curl.err === '' ? '' : `: ${curl.err}`}`);
   t.match(JSON.parse(curl.out), { name: 'blue', url: '/from-curl', headers: { 'x-forwarded-proto': 'https' } });
 
-  // Access lines are written a loop turn after the response.
-  const deadline = Date.now() + 2000;
-  while (proxy.logs.find({ kind: 'access', url: '/from-curl' }).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-  t.match(proxy.logs.find({ kind: 'access', url: '/from-curl' })[0], { status: 200, pool: 'blue', listener: 'tls' });
-  t.notOk('listener' in proxy.logs.find({ kind: 'access', url: '/plain' })[0]!, 'the plain listener\'s lines carry no listener field');
+  t.match(await accessLineOf(proxy, '/from-curl'), { status: 200, pool: 'blue', listener: 'tls' });
+  t.notOk('listener' in (await accessLineOf(proxy, '/plain'))!, 'the plain listener\'s lines carry no listener field');
 });
 
 t.test('minVersion TLSv1.3 refuses a TLS 1.2 client and keeps serving', async (t) => {
-  const ca = testCa(t);
-  const site = ca.leaf('site', ['site.test']);
   const upstream = await startUpstream('blue');
   t.teardown(() => upstream.close());
-  const proxy = await startProxy({ blue: [upstream.url] }, {
-    tls: { host: '127.0.0.1', port: 0, minVersion: 'TLSv1.3', certificates: [{ cert: site.certFile, key: site.keyFile }] },
-  });
+  const { ca, proxy, port } = await siteProxy(t, upstream.url, { minVersion: 'TLSv1.3' });
   t.teardown(() => proxy.close());
-  const port = tlsPort(proxy);
   await t.rejects(handshake(port, { servername: 'site.test', ca: ca.ca, extra: { maxVersion: 'TLSv1.2' } }), 'a TLS 1.2 client is refused');
   t.equal((await handshake(port, { servername: 'site.test', ca: ca.ca })).protocol, 'TLSv1.3');
   t.equal((await httpsGet(port, '/', 'site.test', ca.ca)).status, 200);
 });
 
 t.test('WebSocket over TLS: tunnelled with X-Forwarded-Proto https, logged as the TLS listener\'s', async (t) => {
-  const ca = testCa(t);
-  const site = ca.leaf('site', ['site.test']);
   const upstream = await startWsUpstream('blue');
   t.teardown(() => upstream.close());
-  const proxy = await startProxy({ blue: [upstream.url] }, {
-    tls: { host: '127.0.0.1', port: 0, certificates: [{ cert: site.certFile, key: site.keyFile }] },
-    log: { level: 'info', access: true },
-  });
+  const { ca, proxy, port } = await siteProxy(t, upstream.url, {}, { log: { level: 'info', access: true } });
   t.teardown(() => proxy.close());
-  const port = tlsPort(proxy);
   // ws hands its options on to tls.connect (its types leave out servername).
   const options: ClientOptions & { servername: string } = { ca: ca.ca, servername: 'site.test', headers: { host: `site.test:${port}` } };
   const ws = new WebSocket(`wss://127.0.0.1:${port}/chat`, options);
@@ -124,14 +121,10 @@ t.test('WebSocket over TLS: tunnelled with X-Forwarded-Proto https, logged as th
   t.equal(seen.headers['x-forwarded-proto'], 'https');
   ws.close();
   await once(ws, 'close');
-  const deadline = Date.now() + 2000;
-  while (proxy.logs.find({ kind: 'access', url: '/chat' }).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-  t.match(proxy.logs.find({ kind: 'access', url: '/chat' })[0], { status: 101, listener: 'tls' });
+  t.match(await accessLineOf(proxy, '/chat'), { status: 101, listener: 'tls' });
 });
 
 t.test('shutdown: an HTTPS request in flight finishes, then the TLS listener is gone', async (t) => {
-  const ca = testCa(t);
-  const site = ca.leaf('site', ['site.test']);
   let release: () => void = () => undefined;
   const held = new Promise<void>((resolve) => { release = resolve; });
   const upstream = await startUpstream('blue', (req, res) => {
@@ -139,11 +132,7 @@ t.test('shutdown: an HTTPS request in flight finishes, then the TLS listener is 
     void held.then(() => res.end('slow done'));
   });
   t.teardown(() => upstream.close());
-  const proxy = await startProxy({ blue: [upstream.url] }, {
-    tls: { host: '127.0.0.1', port: 0, certificates: [{ cert: site.certFile, key: site.keyFile }] },
-    shutdown: { graceMs: 5000 },
-  });
-  const port = tlsPort(proxy);
+  const { ca, proxy, port } = await siteProxy(t, upstream.url, {}, { shutdown: { graceMs: 5000 } });
   const slow = httpsGet(port, '/slow', 'site.test', ca.ca);
   while (!upstream.seen.some((req) => req.url === '/slow')) await new Promise((resolve) => setTimeout(resolve, 5));
   const closed = proxy.close();
