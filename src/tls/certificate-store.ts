@@ -1,6 +1,6 @@
 // The edge listener's certificates (SPEC §13): one SecureContext per configured pair, chosen
-// per handshake by SNI, and replaced while the proxy runs — on a file change (watchFiles),
-// SIGHUP / POST /reload (`reload`), or a config reload (`configure`). A replacement is all or
+// per handshake by SNI, and replaced while the proxy runs — on a file change (watchFiles) or
+// on SIGHUP / POST /reload (a config reload: `configure`). A replacement is all or
 // nothing: a pair that fails to load (missing, garbled, key not matching, expired) is refused
 // with a log line and an event, and the pair in use stays. New handshakes see a new pair as
 // soon as it is adopted; open connections keep the context they were made with.
@@ -46,7 +46,7 @@ export interface CertificateStoreOptions {
 }
 
 /** What one re-read did to a pair. */
-export type RefreshOutcome = 'loaded' | 'unchanged' | 'refused';
+type RefreshOutcome = 'loaded' | 'unchanged' | 'refused';
 
 /**
  * A file change caught mid-rotation (the certificate written, its key not yet) fails to load;
@@ -121,14 +121,10 @@ export class CertificateStore {
     for (const slot of this.slots) this.cancelRetry(slot);
   }
 
-  /** Re-reads every pair now (SIGHUP, POST /reload): a failure is refused at once. */
-  reload(): RefreshOutcome[] {
-    return this.slots.map((slot) => this.refresh(slot, true));
-  }
-
   /**
-   * A config reload's `tls.certificates` (and `minVersion`): pairs kept by path are re-read,
-   * new ones loaded, dropped ones forgotten. A new pair that does not load is left out (the
+   * A config reload (SIGHUP, POST /reload) with its `tls.certificates` and `minVersion`: every
+   * pair kept by path is re-read at once (a failure refused at once, no retry), new ones loaded,
+   * dropped ones forgotten. A new pair that does not load is left out (the
    * config check refuses such a file first; this is the race where it changed since); if none
    * of the new list loads, the running list stays.
    */
