@@ -24,6 +24,7 @@ export function registerServerCommands(program: Command, io: CliIo, run: (result
         { port: config.listen.port, setting: `listen.port in ${flags.config}` },
         { port: config.admin.port, setting: `admin.port in ${flags.config}` },
         ...(config.preview === undefined ? [] : [{ port: config.preview.port, setting: `preview.port in ${flags.config}` }]),
+        ...(config.tls === undefined ? [] : [{ port: config.tls.port, setting: `tls.port in ${flags.config}` }]),
       ]);
       return serveUntilSignal({ stop: () => switchyard.close(), reload: () => switchyard.reload() }, io);
     }));
