@@ -48,12 +48,12 @@ async function handshakes(url, { processes, seconds }) {
     let out = '';
     child.stdout.on('data', (chunk) => { out += chunk; });
     child.stderr.on('data', (chunk) => { out += chunk; });
-    const [code] = await once(child, 'exit');
+    const [code, signal] = await once(child, 'exit');
     const connections = Number(/(\d+) connections in [\d.]+ real seconds/.exec(out)?.[1] ?? 0);
     const bytes = Number(/(\d+) bytes read per connection/.exec(out)?.[1] ?? 0);
     const failed = code !== 0 || bytes === 0;
     // What s_time said, without its one-mark-per-connection progress line, for latest.json.
-    return { connections, failed, said: failed ? out.replace(/^[*rt]+$/gm, '').trim().slice(-300) : null };
+    return { connections, failed, said: failed ? `exit ${signal ?? code}: ${out.replace(/^[*rt]+$/gm, '').trim().slice(-300)}` : null };
   }));
   const requests = runs.reduce((sum, run) => sum + run.connections, 0);
   const elapsed = (performance.now() - started) / 1000;
