@@ -47,6 +47,8 @@ export interface RunningSwitchyard {
   readonly adminUrl: string;
   /** The preview listener when `preview` is configured, else null. */
   readonly previewUrl: string | null;
+  /** The HTTPS listener (`https://…`) when `tls` is configured, else null. */
+  readonly tlsUrl: string | null;
   /** The running config, every default resolved (pools as a list, in order). */
   readonly config: Config;
   /** Re-reads the config file (only when started from a path; else rejects with ConfigError). */
@@ -74,6 +76,7 @@ export async function startSwitchyard(config: SwitchyardConfigInput | string, op
     proxyUrl: switchyard.proxyUrl,
     adminUrl: switchyard.adminUrl,
     previewUrl: switchyard.previewUrl,
+    tlsUrl: switchyard.tlsUrl,
     get config() { return switchyard.config; },
     reload: () => switchyard.reload(),
     close: () => switchyard.close(),

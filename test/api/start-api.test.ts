@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { ConfigError, startSwitchyard, type SwitchyardConfigInput } from '../../src/index.js';
+import { Agent, request } from 'undici';
+import { testCa } from '../helpers/certs.js';
 import { LogSink } from '../helpers/log-sink.js';
 import { RedisServer, requireRedis } from '../helpers/redis-server.js';
 import { closedPort, startUpstream } from '../helpers/upstream.js';
@@ -52,11 +54,30 @@ t.test('from an object: defaults applied, ${VAR} expanded from options.env, prox
   t.equal(answer.status, 200);
   t.equal((await answer.json() as { name: string }).name, 'blue-1');
   t.equal(running.previewUrl, null);
+  t.equal(running.tlsUrl, null);
   await t.rejects(running.reload(), ConfigError, 'no file to re-read');
   await running.close();
   await running.close(); // idempotent
   t.equal(await probePort(Number(new URL(running.proxyUrl).port)), 'ECONNREFUSED');
   t.equal(await probePort(Number(new URL(running.adminUrl).port)), 'ECONNREFUSED');
+});
+
+t.test('with tls: tlsUrl is the HTTPS listener, serving the same pools', async (t) => {
+  const upstream = await startUpstream('blue-1');
+  t.teardown(() => upstream.close());
+  const ca = testCa(t);
+  const pair = ca.leaf('edge', ['localhost', '127.0.0.1']);
+  const running = await startSwitchyard({
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    tls: { host: '127.0.0.1', port: 0, certificates: [{ cert: pair.certFile, key: pair.keyFile }] },
+    pools: { blue: { targets: [upstream.url] } },
+  }, { env: {}, logDestination: new LogSink() });
+  t.teardown(() => running.close());
+  t.match(running.tlsUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
+  const res = await request(`${running.tlsUrl}/x`, { dispatcher: new Agent({ connect: { ca: ca.ca } }) });
+  t.equal(res.statusCode, 200);
+  t.match(await res.body.json(), { name: 'blue-1', headers: { 'x-forwarded-proto': 'https' } });
 });
 
 t.test('from a file path: loaded like `switchyard start --config`, and reload re-reads it', async (t) => {

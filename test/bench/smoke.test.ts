@@ -41,4 +41,12 @@ t.test('npm run bench, smoke mode', async (t) => {
     t.equal(typeof pair?.[key]?.median, 'number', `median ${key}`);
   }
   t.match(output, /switchyard default \/ bare undici dispatch, per round, median:\n {2}req\/s [\d.]+×/, 'prints the paired ratios');
+  // HTTPS rows (SPEC §13 bench): Switchyard's TLS listener and nginx, keep-alive and full handshakes.
+  const tls = (report as { tls?: { results: Array<{ name: string; missing?: string; keepAlive?: { rps: number }; handshakes?: { rps: number } }> } }).tls;
+  t.ok((tls?.results.length ?? 0) >= 2, 'https rows present');
+  for (const row of tls?.results ?? []) {
+    t.notOk(row.missing, `${row.name} ran`);
+    t.ok((row.keepAlive?.rps ?? 0) > 0 && (row.handshakes?.rps ?? 0) > 0, `${row.name}: keep-alive and handshakes over https`);
+  }
+  t.match(output, /switchyard \/ nginx over https, per round, median:/);
 });
