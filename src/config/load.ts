@@ -65,9 +65,9 @@ function resolveDocument(document: unknown, env: NodeJS.ProcessEnv, keyOrder: ()
   // Every problem at once, but one per mistake: a key already reported by an earlier stage
   // (an unset variable, then the schema) is not reported again, nor any key inside it.
   const problems: KeyedProblem[] = [];
-  // Files (certificates, keys, CAs) last: only for a config that is otherwise sound.
+  // Files (certificates, keys, CAs) last; a key already reported (a bad path type) is skipped.
   const stages = [() => expanded.issues, () => schemaProblems(withDefaults), () => semanticIssues(withDefaults as RawConfig),
-    () => (problems.length === 0 ? tlsFileIssues(withDefaults as RawConfig) : [])];
+    () => tlsFileIssues(withDefaults)];
   for (const stage of stages) {
     const reported = problems.map((problem) => problem.path);
     problems.push(...stage().filter((problem) => !reported.some((path) => pathWithin(problem.path, path))));

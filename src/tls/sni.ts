@@ -5,6 +5,8 @@
 
 /** RFC 1035 §2.3.4: 253 characters, plus the trailing dot a fully qualified name may carry. */
 const MAX_NAME = 254;
+/** A host name's characters (LDH, plus `_` some internal names use); `*`, NUL, spaces and the like are no host's name. */
+const HOST_NAME = /^[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?$/;
 
 export class SniTable<T> {
   private readonly exact = new Map<string, T>();
@@ -30,6 +32,7 @@ export class SniTable<T> {
     if (typeof servername !== 'string' || servername.length === 0 || servername.length > MAX_NAME) return undefined;
     let name = servername.toLowerCase();
     if (name.endsWith('.')) name = name.slice(0, -1);
+    if (!HOST_NAME.test(name) || name.includes('..')) return undefined;
     const exact = this.exact.get(name);
     if (exact !== undefined) return exact;
     const dot = name.indexOf('.');

@@ -35,5 +35,8 @@ t.test('odd input finds nothing and never throws', async (t) => {
   t.equal(table.lookup('.example.com'), undefined, 'an empty first label is no label');
   t.equal(table.lookup('x'.repeat(300)), undefined, 'longer than any DNS name');
   t.equal(table.lookup(undefined), undefined);
-  t.equal(table.lookup('*.example.com'), 'first', 'a literal * is just a label');
+  t.equal(table.lookup('*.example.com'), undefined, 'a literal * is no host name (default pair, not the wildcard one)');
+  t.equal(table.lookup('www.example.com\u0000.evil'), undefined, 'a NUL is no host name: not matched on the part before it');
+  t.equal(table.lookup('a b.example.com'), undefined);
+  t.equal(table.lookup('a..example.com'), undefined);
 });

@@ -39,6 +39,16 @@ t.test('tls block: each problem at its key path, exit 2', async (t) => {
     t.equal(run.code, 2, `${what}: exit 2`);
     t.match(run.out + run.err, expected, `${what}: named at its key path`);
   }
+  // Every problem at once: a schema mistake does not hide the file problems (nor the port clash).
+  const file = join(ca.dir, 'all-at-once.yaml');
+  writeFileSync(file, `listen: { port: 8080 }\npools:\n  blue:\n    targets: ["https://127.0.0.1:3000"]\n    tls: { key: ${site.keyFile} }\n`
+    + `tls: { port: 8080, minVersion: TLSv9, certificates: [${pair(garbage, site.keyFile)}] }\n`);
+  const all = await cli(['check-config', file]);
+  t.equal(all.code, 2);
+  for (const expected of [/pools\.blue\.tls\.cert: cert and key go together/, /tls\.port: 8080 is already listen\.port/, /tls\.minVersion: must be one of/,
+    /tls\.certificates\[0\]\.cert: not a PEM certificate/]) {
+    t.match(all.err, expected, `listed together: ${expected.source}`);
+  }
   const fixed = await check(`{ port: 8443, minVersion: TLSv1.3, redirectHttp: true, certificates: [${good}, ${pair(other.certFile, other.keyFile)}] }`);
   t.equal(fixed.code, 0, `the fixed block passes (${fixed.out}${fixed.err})`);
 });

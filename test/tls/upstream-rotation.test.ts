@@ -121,6 +121,13 @@ t.test('a CA migration under load: the bundle rotated to both CAs, then the upst
   renameOver(bundle, `${oldCa.ca}${newCa.ca}`);
   await waitFor('the two-CA bundle loaded', () => proxy.logs.find({ msg: LOADED }).length > loadedBefore, { timeoutMs: 10_000 });
   const loadedMs = Date.now() - since;
+  // A migration gives the new bundle time to reach every connection being made: a connect that
+  // began before the reload still verifies against the old CA. Two health checks that started
+  // after the reload, and an upstream connection accepted after it, before the upstream switches.
+  const loadedAt = Date.now();
+  const target = proxy.switchyard.pools.get('blue')!.targets[0]!;
+  await waitFor('checks and connections after the reload', () => target.lastCheck !== null && Date.parse(target.lastCheck.at) > loadedAt + 400
+    && upstream.connections.some((connection) => connection.at > loadedAt), { timeoutMs: 10_000 });
   // Now the upstream presents a certificate of the new CA to new handshakes.
   const newPair = newCa.leaf('upstream', ['127.0.0.1']);
   upstream.server.setSecureContext({ cert: newPair.cert, key: newPair.key, ca: oldCa.ca }); // still demands a client certificate of the old CA
