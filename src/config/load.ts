@@ -140,6 +140,7 @@ function finish(raw: RawConfig): Config {
     targets: (pool.targets ?? []).map((target) => new URL(target).origin),
     ...(pool.discover === undefined ? {} : { discover: { ...DISCOVER_DEFAULTS, ...pool.discover } }),
     ...(pool.tls === undefined ? {} : { tls: { ...pool.tls, verify: pool.tls.verify ?? true } }),
+    protocol: pool.protocol ?? 'http1',
     healthCheck: { ...raw.healthCheck, ...pool.healthCheck },
     slowStart: { ...raw.slowStart, ...pool.slowStart },
   }));

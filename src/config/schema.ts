@@ -20,6 +20,13 @@ export const HealthCheckSchema = block({
   healthyThreshold: positive(2),
   unhealthyThreshold: positive(3),
   expectStatus: Type.String({ default: '200-399' }),
+  /**
+   * SPEC §14: `http` (GET `path`, status in `expectStatus`) or `grpc`
+   * (`grpc.health.v1.Health/Check` for `grpcService` over HTTP/2; SERVING = healthy).
+   */
+  type: Type.Union([Type.Literal('http'), Type.Literal('grpc')], { default: 'http' }),
+  /** The service name a gRPC check asks about; '' = the server as a whole (grpc health protocol). */
+  grpcService: Type.String({ default: '' }),
 });
 
 /** A pool may override any health-check key; the rest come from the top-level block. */
@@ -115,6 +122,8 @@ export const PoolSchema = Type.Object(
     targets: optional(Type.Array(Type.String())),
     discover: optional(DiscoverSchema),
     tls: optional(PoolTlsSchema),
+    /** SPEC §14: how requests go to its targets: HTTP/1.1, HTTP/2 in clear (h2c), HTTP/2 over TLS (ALPN h2). */
+    protocol: optional(Type.Union([Type.Literal('http1'), Type.Literal('h2c'), Type.Literal('h2')])),
     healthCheck: optional(PoolHealthCheckSchema),
     slowStart: optional(PoolSlowStartSchema),
   },
@@ -199,7 +208,8 @@ export const ConfigSchema = Type.Object(
 
 /** The file as validated, defaults applied. */
 export type RawConfig = Static<typeof ConfigSchema>;
-export type HealthCheckConfig = Static<typeof HealthCheckSchema>;
+/** `type` and `grpcService` are always set by the loader; optional here for parts built without a file (absent = http, ''). */
+export type HealthCheckConfig = Omit<Static<typeof HealthCheckSchema>, 'type' | 'grpcService'> & { type?: 'http' | 'grpc'; grpcService?: string };
 export type SlowStartConfig = Static<typeof SlowStartSchema>;
 export type LimitsConfig = Static<typeof LimitsSchema>;
 /** `discover` with defaults applied (`port` absent only for SRV). */
@@ -221,6 +231,8 @@ export interface PoolConfig {
   discover?: DiscoverConfig;
   /** TLS to its https targets (SPEC §13); absent: system CAs, the target's own name, verify. */
   tls?: PoolTlsConfig;
+  /** SPEC §14 upstream protocol; the loader always sets it (absent = http1, for parts built without a file). */
+  protocol?: UpstreamProtocol;
   healthCheck: HealthCheckConfig;
   slowStart: SlowStartConfig;
 }
@@ -230,6 +242,8 @@ export interface Config extends Omit<RawConfig, 'pools' | 'routing'> {
   pools: PoolConfig[];
   routing: Omit<RawConfig['routing'], 'initial'> & { initial: Record<string, number> };
 }
+
+export type UpstreamProtocol = 'http1' | 'h2c' | 'h2';
 
 export const POOL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 export const DEFAULT_VERSION = 'unversioned';

@@ -44,11 +44,19 @@ export function semanticIssues(raw: RawConfig): KeyedProblem[] {
     if (typeof discover?.dns === 'string' && discover.dns !== '' && !DNS_NAME.test(discover.dns)) {
       add(`pools.${name}.discover.dns`, `not a DNS name (${JSON.stringify(discover.dns)})`);
     }
+    // SPEC §14: h2c is HTTP/2 in clear (http:// targets), h2 is HTTP/2 over TLS (https://).
+    const wanted = pool.protocol === 'h2c' ? 'http:' : pool.protocol === 'h2' ? 'https:' : null;
+    if (wanted !== null && typeof discover?.scheme === 'string' && `${discover.scheme}:` !== wanted) {
+      add(`pools.${name}.discover.scheme`, `protocol ${String(pool.protocol)} needs scheme ${wanted.slice(0, -1)}`);
+    }
     targets.forEach((target, index) => {
       if (typeof target !== 'string') return;
       const where = `pools.${name}.targets[${index}]`;
       const url = parseTargetUrl(target);
       if (typeof url === 'string') return add(where, url);
+      if (wanted !== null && url.protocol !== wanted) {
+        add(where, `protocol ${String(pool.protocol)} needs ${wanted}// targets (${url.origin})`);
+      }
       const earlier = seenTargets.get(url.origin);
       if (earlier !== undefined) add(where, `duplicate target ${url.origin} (also ${earlier})`);
       else seenTargets.set(url.origin, where);

@@ -18,6 +18,10 @@ export interface RequestRecord {
   staleRetries?: number;
   /** Set on requests of a listener other than the main (plain HTTP) one: `'preview'`, or `'tls'` for the HTTPS listener. */
   listener?: 'preview' | 'tls';
+  /** SPEC §14: the client's HTTP version, `'1.1'` (1.0 included) or `'2'` (an HTTP/2 stream). */
+  proto?: '1.1' | '2';
+  /** SPEC §14: a gRPC request's status (the `grpc-status` trailer or trailers-only header, or the proxy's own 14/4). */
+  grpcStatus?: number;
 }
 
 export interface RequestObserver {

@@ -7,7 +7,9 @@
 // fences and stops checking, `ready` brings the target back (slow start applies).
 import type { HealthCheckConfig, PoolConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
-import { UpstreamClient, upstreamServerName, type UpstreamClientOptions } from '../proxy/upstream-client.js';
+import { UpstreamClient, upstreamServerName, type TargetClient, type UpstreamClientOptions } from '../proxy/upstream-client.js';
+import { H2UpstreamClient } from '../proxy/h2-upstream-client.js';
+import type { UpstreamProtocol } from '../config/schema.js';
 import { UpstreamTls } from '../tls/upstream-tls.js';
 import { Flag } from './health-flags.js';
 import { Target } from './target.js';
@@ -227,6 +229,12 @@ export class TargetSet {
       }
       pool.version = config.version;
       pool.healthCheck = config.healthCheck;
+      const protocol = config.protocol ?? 'http1';
+      if (pool.protocol !== protocol) {
+        pool.protocol = protocol;
+        // A reload changed the upstream protocol: running requests finish on the old client.
+        for (const target of pool.targets) target.replaceClient(this.clientFactory(pool, target.url, target.servername));
+      }
       this.reconcilePool(pool, config, result);
       next.push(pool);
     }
@@ -319,11 +327,19 @@ export class TargetSet {
 
   private create(pool: UpstreamPool, url: string, servername: string | null): Target {
     const tls = url.startsWith('https:') ? this.tls.get(pool.name) ?? null : null;
-    const target = new Target(url, pool.name, () => new UpstreamClient(url, this.options.clientOptions, servername, tls),
-      { initial: !this.serving, servername, tls });
+    const target = new Target(url, pool.name, this.clientFactory(pool, url, servername), { initial: !this.serving, servername, tls });
     target.onDrained = (drained) => this.drained(drained);
     this.options.lifecycle.watch(target, pool.healthCheck!);
     return target;
+  }
+
+  /** Makes a target's upstream client for its pool's protocol (SPEC §14): HTTP/1.1 (undici) or HTTP/2 (node:http2). */
+  private clientFactory(pool: UpstreamPool, url: string, servername: string | null): () => TargetClient {
+    const tls = url.startsWith('https:') ? this.tls.get(pool.name) ?? null : null;
+    const options = this.options.clientOptions;
+    const protocol: UpstreamProtocol = pool.protocol;
+    if (protocol === 'http1') return () => new UpstreamClient(url, options, servername, tls);
+    return () => new H2UpstreamClient(url, options, servername, tls);
   }
 
   /** Declared state → flags, checks and drain (SPEC §11). Idempotent. */

@@ -1,7 +1,7 @@
 // One upstream server: its address, its connection pool, what it has in flight, and
 // its health flags. The picker reads `ready`; it never needs to know why.
 import { HealthFlags, type FlagBit } from './health-flags.js';
-import type { UpstreamClient } from '../proxy/upstream-client.js';
+import type { TargetClient } from '../proxy/upstream-client.js';
 import type { UpstreamTlsSource } from '../tls/upstream-tls.js';
 import type { SlowStartConfig } from '../config/schema.js';
 import { DEFAULT_TARGET_WEIGHT, targetId, type AdminState, type TargetSource } from './target-admin.js';
@@ -61,11 +61,11 @@ export class Target {
    */
   detached = 0;
   lastCheck: LastCheck | null = null;
-  private current: UpstreamClient;
-  private readonly open: () => UpstreamClient;
+  private current: TargetClient;
+  private open: () => TargetClient;
 
   /** `open` makes a fresh connection pool; it is called again when a closed one is needed. */
-  constructor(url: string, pool: string, open: () => UpstreamClient, options: { initial?: boolean; servername?: string | null; tls?: UpstreamTlsSource | null } = {}) {
+  constructor(url: string, pool: string, open: () => TargetClient, options: { initial?: boolean; servername?: string | null; tls?: UpstreamTlsSource | null } = {}) {
     this.url = url;
     this.id = targetId(url);
     this.pool = pool;
@@ -77,9 +77,18 @@ export class Target {
   }
 
   /** The connection pool, reopened if a drain closed it: a closed dispatcher is never used. */
-  get client(): UpstreamClient {
+  get client(): TargetClient {
     if (this.current.closed) this.current = this.open();
     return this.current;
+  }
+
+  /**
+   * A new kind of client from now on (a reload changed the pool's `protocol`, SPEC §14): the
+   * current one closes gracefully (what runs on it finishes), the next request opens the new kind.
+   */
+  replaceClient(open: () => TargetClient): void {
+    this.open = open;
+    void this.current.close();
   }
 
   /** Graceful: idle connections close now, busy ones after their request (drain). */

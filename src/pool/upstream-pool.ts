@@ -1,7 +1,7 @@
 // A named pool of targets (blue, green, ...): its version label, its targets, what it has in
 // flight, and where it stands in the drain sequence (serving → draining → drained).
 import { EventEmitter } from 'node:events';
-import type { HealthCheckConfig } from '../config/schema.js';
+import type { HealthCheckConfig, UpstreamProtocol } from '../config/schema.js';
 import { poolRole } from '../routing/state.js';
 import { TargetPicker } from './picker.js';
 import type { LongLived, Target } from './target.js';
@@ -21,6 +21,9 @@ export class UpstreamPool extends EventEmitter<{ drained: [] }> {
   drainingSince: Date | null = null;
   drainedAt: Date | null = null;
   private readonly picker = new TargetPicker();
+
+  /** SPEC §14: what its targets' clients speak upstream (the target set makes them). */
+  protocol: UpstreamProtocol = 'http1';
 
   /** Active health-check settings for this pool's targets (top-level block + pool override). */
   healthCheck: HealthCheckConfig | null;

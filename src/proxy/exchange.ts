@@ -13,7 +13,7 @@ import type { UpstreamPool } from '../pool/upstream-pool.js';
 import { downstreamResponseHeaders } from './headers.js';
 import { REQUEST_BODY_BUFFER_BYTES, joinBody, readBody, stopReadingBody, type BodyReader } from './request-body-buffer.js';
 import { bodyWatchFor, type WatchedBody } from './request-body-watch.js';
-import type { UpstreamClient } from './upstream-client.js';
+import type { TargetClient } from './upstream-client.js';
 import {
   CLIENT_GONE, ExchangeError, REQUEST_BODY_IDLE, REQUEST_BODY_MALFORMED, REQUEST_BODY_TOO_LARGE, UPSTREAM_TRANSFER_CODING, acceptsTrailers,
   badTransferCoding, declaredTrailer, errorCode, faultOf, isStaleConnection, mayRetry, statusForUpstreamError,
@@ -73,7 +73,7 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
   private resumeUpstream: (() => void) | null = null;
   private tried: Target[] | undefined;
   /** The dispatcher of the current attempt, while the attempt counts in its `waiting`. */
-  private queuedOn: UpstreamClient | null = null;
+  private queuedOn: TargetClient | null = null;
   /** The current attempt is counted in its target's and pool's in-flight. */
   private attemptOpen = false;
   /** The current attempt was already reported to passive health. */

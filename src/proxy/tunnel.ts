@@ -20,7 +20,7 @@ import type { UpstreamPool } from '../pool/upstream-pool.js';
 import { CLIENT_CLOSED } from './exchange.js';
 import { Framing, answerHead, headerValues, ownAnswer, switchingHead, upgradeMatches } from './upgrade-head.js';
 import { errorCode, faultOf, isStaleConnection, mayRetry, statusForUpstreamError, type Fault } from './upstream-errors.js';
-import type { UpstreamClient } from './upstream-client.js';
+import type { TargetClient } from './upstream-client.js';
 
 export interface TunnelOwner {
   /** How many more targets a handshake that failed to connect may try. */
@@ -84,7 +84,7 @@ export class Tunnel implements Dispatcher.DispatchHandler, LongLived {
   private tried: Target[] | undefined;
   private timer: NodeJS.Timeout | null = null;
   /** The pool the current attempt was dispatched on, until its onConnect (which tells a new connection from a reused one). */
-  private queuedOn: UpstreamClient | null = null;
+  private queuedOn: TargetClient | null = null;
   private reusedConnection = false;
   private onFreshConnection = false;
   private staleRetried = false;

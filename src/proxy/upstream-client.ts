@@ -31,7 +31,32 @@ export function upstreamServerName(url: string, name?: string, override?: string
   return isIP(host) === 0 ? host : null;
 }
 
-export class UpstreamClient {
+/**
+ * What the request path needs of a target's upstream client, whatever protocol it speaks
+ * (SPEC §14 `pools.NAME.protocol`): `UpstreamClient` (HTTP/1.1 over undici) or
+ * `H2UpstreamClient` (HTTP/2 over node:http2 sessions). Requests are dispatched with undici's
+ * legacy handler callbacks (onConnect, onHeaders with raw Buffer pairs, onData, onComplete,
+ * onError), so the Exchange is the same object for both.
+ */
+export interface TargetClient {
+  readonly origin: string;
+  /** Dispatched requests not yet given a connection or stream; the Exchange keeps the count (++ on dispatch, -- on onConnect or onError). */
+  waiting: number;
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
+  /** The stale-connection retry: on a connection opened for this request. */
+  dispatchFresh(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
+  /** From a handler's onConnect: true when its connection was opened for it. */
+  takeFreshConnection(): boolean;
+  /** Open connections (HTTP/2: sessions). */
+  readonly connected: number;
+  readonly closed: boolean;
+  /** Graceful: what runs finishes, then the connections close (drain). */
+  close(): Promise<void>;
+  /** Immediate: what runs is cut. */
+  destroy(): Promise<void>;
+}
+
+export class UpstreamClient implements TargetClient {
   readonly origin: string;
   /**
    * What every request on an `https:` target says its server name is; undefined for `http:`.

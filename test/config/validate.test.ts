@@ -17,7 +17,7 @@ function raw(change: (config: RawConfig) => void = () => {}): RawConfig {
       green: { targets: ['http://127.0.0.1:4001'] },
     },
     routing: {},
-    healthCheck: { ...HEALTH },
+    healthCheck: { ...HEALTH, type: 'http', grpcService: '' },
     slowStart: { windowMs: 0, aggression: 1, minWeightPercent: 10 },
     passive: { consecutiveFailures: 5, ejectMs: 30000 },
     retries: { attempts: 2 },
