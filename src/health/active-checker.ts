@@ -104,5 +104,11 @@ export class ActiveHealthChecker {
 
 function settingsOf(config: HealthCheckConfig): ProbeSettings {
   // The config loader has already rejected status lists that do not parse.
-  return { path: config.path, timeoutMs: config.timeoutMs, expect: parseStatusRanges(config.expectStatus) ?? [[200, 399]] };
+  return {
+    type: config.type ?? 'http',
+    path: config.path,
+    timeoutMs: config.timeoutMs,
+    expect: parseStatusRanges(config.expectStatus) ?? [[200, 399]],
+    grpcService: config.grpcService ?? '',
+  };
 }

@@ -15,10 +15,16 @@ export interface ProbeResult {
   ms: number;
 }
 
+/** What one check does (from a pool's `healthCheck`, SPEC §5 and §14). */
 export interface ProbeSettings {
+  /** `http` (the default when absent): GET `path`, healthy when the status is in `expect`. */
+  type?: 'http' | 'grpc';
   path: string;
+  /** The whole check (connect, TLS, answer) within this many ms, else `error: 'timeout'`. */
   timeoutMs: number;
   expect: StatusRanges;
+  /** `grpc`: the service asked about in grpc.health.v1 Check; '' (the default) = the whole server. */
+  grpcService?: string;
 }
 
 /**

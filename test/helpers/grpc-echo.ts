@@ -297,7 +297,10 @@ export interface HealthClient extends grpc.Client {
 }
 
 export interface ClientOptions {
-  /** Speak TLS: trust `ca` (PEM); check the certificate against `servername` (default: the address's host). */
+  /**
+   * Speak TLS: trust `ca` (PEM); check the certificate against `servername` (default: the
+   * address's host; grpc-js then sends an IP address as SNI, which Node warns about: DEP0123).
+   */
   tls?: { ca: string | Buffer; servername?: string };
 }
 
