@@ -13,7 +13,8 @@ import { planReload } from './config/reload-plan.js';
 import { ConfigError } from './errors.js';
 import { buildAdminServer } from './admin/admin-server.js';
 import { ActiveHealthChecker, type HealthChange } from './health/active-checker.js';
-import { httpProbe, type Probe } from './health/http-probe.js';
+import type { Probe } from './health/http-probe.js';
+import { healthProbe } from './health/probe.js';
 import { PassiveEjector, type EjectionEvent } from './health/passive-ejector.js';
 import { AccessLog, createLogger, type Logger } from './observe/logger.js';
 import { DrainController } from './pool/drain.js';
@@ -116,7 +117,7 @@ export class Switchyard {
       onDefaultChange: (secure) => this.tls?.setSecureContext(secure),
     });
     this.store = options.store ?? createStore(config, this.logger);
-    this.health = new ActiveHealthChecker(options.probe ?? httpProbe, (change) => this.healthChanged(change));
+    this.health = new ActiveHealthChecker(options.probe ?? healthProbe, (change) => this.healthChanged(change));
     this.ejector = new PassiveEjector(config.passive, (target) => this.pools.get(target.pool)?.targets ?? [], (event) => this.ejection(event));
     this.drain = new DrainController({
       timeoutMs: config.drain.timeoutMs,
@@ -158,11 +159,14 @@ export class Switchyard {
       poolHeader: config.routing.poolHeader,
       observers: config.log.access ? [this.meter, this.metrics, this.rates, new AccessLog(this.logger)] : [this.meter, this.metrics, this.rates],
       onTargetOutcome: (target, ok) => this.ejector.observe(target, ok),
+      // SPEC §14: h2c with prior knowledge on the plain listener; on the HTTPS one, ALPN h2 when tls.http2.
+      http2: true,
     };
     this.proxy = new ProxyServer({ ...routed, redirectHttps: () => (this.config.tls?.redirectHttp === true ? this.tlsPort : null) });
     const certificates = this.certificates;
     this.tls = certificates === null || config.tls === undefined ? null : new ProxyServer({
       ...routed,
+      http2: config.tls.http2,
       tls: { ...certificates.defaultOptions(), SNICallback: certificates.sniCallback, ALPNProtocols: alpnProtocols(config.tls) },
     });
     this.preview = config.preview === undefined ? null : new ProxyServer({
@@ -176,6 +180,7 @@ export class Switchyard {
       // Not the rollout meter: preview traffic never judges a rollout.
       observers: config.log.access ? [this.metrics, new AccessLog(this.logger)] : [this.metrics],
       onTargetOutcome: (target, ok) => this.ejector.observe(target, ok),
+      http2: true,
     });
     for (const pool of this.pools.pools) this.drain.track(pool);
     this.control = new RoutingControl({
@@ -441,7 +446,8 @@ export class Switchyard {
       listener.closing = true;
       const server = listener.server;
       const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-      server.closeIdleConnections();
+      listener.closeIdle(); // HTTP/2 sessions get GOAWAY: open streams finish, new ones go elsewhere
+      
       return closed;
     });
     const finished = await this.waitForInflight(graceMs);
@@ -449,7 +455,7 @@ export class Switchyard {
     for (const listener of listeners) tunnels += listener.tunnels.closeAll();
     if (!finished) {
       this.logger.warn({ inflight: this.inflight(), graceMs }, 'shutdown grace over: cutting what is still running');
-      for (const listener of listeners) listener.server.closeAllConnections();
+      for (const listener of listeners) listener.closeAll();
       await this.pools.destroy();
     }
     await Promise.all(stopped);
@@ -534,12 +540,9 @@ function listenOn(listener: ProxyServer, port: number, host: string): Promise<vo
   });
 }
 
-/**
- * ALPN protocols the HTTPS listener offers. HTTP/1.1 only for now: HTTP/2 (SPEC §14, issue 15)
- * puts `h2` first here when `tls.http2` is on, once the listener can serve it.
- */
-function alpnProtocols(_tls: TlsConfig): string[] {
-  return ['http/1.1'];
+/** ALPN protocols the HTTPS listener offers, in preference order (RFC 7301): `h2` first when `tls.http2` (SPEC §14). */
+function alpnProtocols(tls: TlsConfig): string[] {
+  return tls.http2 ? ['h2', 'http/1.1'] : ['http/1.1'];
 }
 
 /** `tls` keys a reload cannot apply to a running listener: whether there is one, where it listens, its ALPN. */

@@ -71,7 +71,7 @@ export function formatStatus(status: StatusView, options: StatusFormatOptions = 
         weight,
         paint(health, health === 'healthy' ? 'green' : 'red', color),
         String(target.inflight),
-        check === null ? '-' : paint(`${check.ok ? 'ok' : 'fail'} ${check.status ?? check.error ?? ''} ${check.ms}ms`, check.ok ? null : 'red', color),
+        check === null ? '-' : paint(`${check.ok ? 'ok' : 'fail'} ${check.error ?? check.status ?? ''} ${check.ms}ms`, check.ok ? null : 'red', color),
       ];
     })),
   );

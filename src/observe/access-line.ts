@@ -34,8 +34,8 @@ function quotedRepeat(value: string | null): string {
  */
 export function accessLine(record: RequestRecord, time: string, bindings: string): string {
   const tail = record.bytesUp === undefined && record.error === undefined && record.listener === undefined
-    && record.staleRetries === undefined ? '' : optionalFields(record);
-  return `{"level":30${time}${bindings},"reqId":${jsonString(record.reqId)},"method":"${record.method}","url":${jsonString(record.url)},"status":${record.status},"ms":${record.ms},"pool":${quotedRepeat(record.pool)},"version":${quotedRepeat(record.version)},"target":${quotedRepeat(record.target)},"retries":${record.retries},"bytes":${record.bytes}${tail},"msg":"request"}\n`;
+    && record.staleRetries === undefined && record.grpcStatus === undefined ? '' : optionalFields(record);
+  return `{"level":30${time}${bindings},"reqId":${jsonString(record.reqId)},"method":"${record.method}","url":${jsonString(record.url)},"status":${record.status},"ms":${record.ms},"pool":${quotedRepeat(record.pool)},"version":${quotedRepeat(record.version)},"target":${quotedRepeat(record.target)},"retries":${record.retries},"bytes":${record.bytes}${record.proto === undefined ? '' : record.proto === '2' ? ',"proto":"2"' : ',"proto":"1.1"'}${tail},"msg":"request"}\n`;
 }
 
 function optionalFields(record: RequestRecord): string {
@@ -44,5 +44,6 @@ function optionalFields(record: RequestRecord): string {
   if (record.staleRetries !== undefined) out += `,"staleRetries":${record.staleRetries}`;
   if (record.error !== undefined) out += `,"error":${jsonString(record.error)}`;
   if (record.listener !== undefined) out += `,"listener":"${record.listener}"`;
+  if (record.grpcStatus !== undefined) out += `,"grpcStatus":${record.grpcStatus}`;
   return out;
 }

@@ -265,3 +265,30 @@ export function refusalRecord(requestId: string, method: string, url: string, re
 }
 
 function ignore(): void {}
+
+const H2_CONNECT = refusal(501, 'CONNECT is not supported (this is a reverse proxy)', false);
+const H2_INVALID_AUTHORITY = refusal(400, 'invalid :authority', false);
+const H2_TOO_LARGE = refusal(413, 'request body larger than limits.maxRequestBodyBytes', false);
+
+/**
+ * `admit` for an HTTP/2 stream (RFC 9113 §8.3). Node's HTTP/2 layer has already refused what
+ * breaks the framing (connection-specific headers, a missing `:path`, bad pseudo-headers) with
+ * a stream error; this checks what a proxy must: CONNECT (501; RFC 8441's extended CONNECT is
+ * not offered), the authority — `:authority`, else `Host` — as for HTTP/1.1, and a declared
+ * body over `limits.maxRequestBodyBytes` (413). `authority` is what the caller read. None of
+ * these close the connection: other streams on it are unaffected.
+ */
+export function admitH2(method: string, path: string, authority: string | undefined, contentLength: string | undefined,
+  limits: Readonly<LimitsConfig>): Admission {
+  if (method === 'CONNECT') return H2_CONNECT;
+  if (authority !== undefined && authority !== lastValidHost) {
+    if (!isValidHost(authority)) return H2_INVALID_AUTHORITY;
+    lastValidHost = authority;
+  }
+  if (contentLength !== undefined && limits.maxRequestBodyBytes > 0 && Number(contentLength) > limits.maxRequestBodyBytes) return H2_TOO_LARGE;
+  if (path === '*' && method === 'OPTIONS') return OPTIONS_ASTERISK;
+  if (path.charCodeAt(0) !== SLASH) return INVALID_TARGET_H2;
+  return { ok: true, path, host: authority, fromTarget: false };
+}
+
+const INVALID_TARGET_H2 = refusal(400, 'invalid :path', false);

@@ -6,6 +6,7 @@
 // never evidence (SPEC §4, §10). Once a response head is out, a failure cuts the connection.
 // It is its own undici handler, so a request costs one object and no closures.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, ServerHttp2Stream } from 'node:http2';
 import type { Dispatcher } from 'undici';
 import type { LimitsConfig } from '../config/schema.js';
 import type { Target } from '../pool/target.js';
@@ -14,6 +15,7 @@ import { downstreamResponseHeaders } from './headers.js';
 import { REQUEST_BODY_BUFFER_BYTES, joinBody, readBody, stopReadingBody, type BodyReader } from './request-body-buffer.js';
 import { bodyWatchFor, type WatchedBody } from './request-body-watch.js';
 import type { TargetClient } from './upstream-client.js';
+import { answerTrailersOnly, grpcErrorHeaders, grpcStatusForHttp, grpcStatusOf, isGrpcRequest, encodeGrpcMessage } from './grpc-errors.js';
 import {
   CLIENT_GONE, ExchangeError, REQUEST_BODY_IDLE, REQUEST_BODY_MALFORMED, REQUEST_BODY_TOO_LARGE, UPSTREAM_TRANSFER_CODING, acceptsTrailers,
   badTransferCoding, declaredTrailer, errorCode, faultOf, isStaleConnection, mayRetry, statusForUpstreamError,
@@ -59,6 +61,12 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
   /** False while the request was answered before it was given a target (while its body was read): its record names none. */
   targetChosen = true;
   error: string | undefined;
+  /** SPEC §14: a gRPC call's status — from the upstream's trailers (or trailers-only head), or the proxy's own. */
+  grpcStatus: number | undefined;
+  /** The client's HTTP/2 stream when it speaks HTTP/2 (null: HTTP/1.x). */
+  readonly stream: ServerHttp2Stream | null;
+  /** A gRPC request (`content-type: application/grpc*`): the proxy's own failures answer with a grpc-status. */
+  readonly grpc: boolean;
   // WatchedBody (request-body-watch.ts)
   bodyMark = 0;
   bodyProgressAt = 0;
@@ -116,9 +124,12 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
     this.target = target;
     this.requestId = requestId;
     this.startedAt = startedAt;
+    this.stream = req.httpVersionMajor === 2 ? (req as unknown as Http2ServerRequest).stream : null;
+    this.grpc = isGrpcRequest(req.headers);
     const te = req.headers.te;
-    // A 1.0 client cannot take chunked (Node would refuse a Trailer header there).
-    this.trailers = typeof te === 'string' && req.httpVersionMinor === 1 && req.httpVersionMajor === 1 && acceptsTrailers(te);
+    // HTTP/2 always carries trailers (RFC 9113 §8.1); a 1.0 client cannot take chunked (Node would refuse a Trailer header there).
+    this.trailers = this.stream !== null
+      || (typeof te === 'string' && req.httpVersionMinor === 1 && req.httpVersionMajor === 1 && acceptsTrailers(te));
     // TE is hop-by-hop: ask the upstream for trailers only when they can be passed on.
     if (this.trailers) headers.push('te', 'trailers');
     this.options = {
@@ -130,7 +141,8 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
     (res as TaggedResponse)[kExchange] = this;
     // A response emits 'close' once: a plain listener does what `once` would, without its wrapper.
     res.on('close', onResponseClose);
-    if (body && owner.limits.requestBodyIdleMs > 0 && !req.complete) {
+    // A gRPC stream may be quiet for as long as the call lasts (a bidi call waiting on its peer): no body idle limit.
+    if (body && owner.limits.requestBodyIdleMs > 0 && !req.complete && !this.grpc) {
       this.watched = true;
       bodyWatchFor(owner.limits.requestBodyIdleMs).add(this, startedAt);
     }
@@ -145,6 +157,20 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
     this.unassigned = true;
     this.pool.beginUnassigned(this.owner.preview);
     readBody(this.req, this);
+    // A gRPC call's messages may depend on answers (bidi, or a server that speaks first): what
+    // has not ended by the next turn streams from there. A unary call's one message and its end
+    // arrive with the head, so it is still sent whole (replayable on a refused stream).
+    if (this.grpc && this.chunks !== null) setImmediate(streamRestOf, this);
+  }
+
+  /** A gRPC body still open a turn after its head: dispatch now, the rest streams (see start). */
+  streamRest(): void {
+    const chunks = this.chunks;
+    if (chunks === null || this.over) return;
+    this.chunks = null;
+    stopReadingBody(this.req, chunks);
+    this.bodyBytes -= this.buffered;
+    this.dispatchRead();
   }
 
   /** A chunk of the body read before dispatch (BodyReader). */
@@ -254,7 +280,23 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
     const headers = downstreamResponseHeaders(rawHeaders, this.extras);
     if (this.owner.closing) this.res.shouldKeepAlive = false;
     this.status = statusCode;
-    this.statusText = statusText;
+    // HTTP/2 has no reason phrase (RFC 9113 §8.3.2); Node warns when given one.
+    this.statusText = this.stream === null ? statusText : '';
+    if (this.grpc) {
+      const status = grpcStatusOf(rawHeaders);
+      if (status !== undefined) {
+        // Trailers-only (PROTOCOL-HTTP2.md): the call's status is in its only HEADERS frame, so
+        // it must reach the client as one frame ending the stream, not as a head and trailers.
+        this.grpcStatus = status;
+        this.resumeUpstream = resume;
+        this.attemptObserved = true;
+        this.owner.observed(this.target, true);
+        this.headSent = true;
+        this.answeredWhole = true;
+        answerTrailersOnly(this.res, this.stream, pairsToObject(headers), statusCode);
+        return true;
+      }
+    }
     if (statusCode >= 500) {
       this.attemptObserved = true;
       this.owner.observed(this.target, false);
@@ -286,6 +328,7 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.answeredWhole) return true; // a body after a trailers-only gRPC answer: nowhere to go
     if (this.head !== null) this.sendHead(); // a throw here makes undici abort: a clean 502 in onError
     this.bytes += chunk.length;
     const more = this.res.write(chunk);
@@ -297,7 +340,8 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
     if (!this.answeredWhole) {
       if (this.head !== null) this.sendHead(); // undici routes a throw here to onError
       const raw = trailers as unknown as Buffer[] | null;
-      if (this.trailers && raw !== null && raw.length > 0) this.res.addTrailers(trailerPairs(raw));
+      if (this.grpc && raw !== null) this.grpcStatus = grpcStatusOf(raw);
+      if (this.trailers && raw !== null && raw.length > 0) this.res.addTrailers(this.stream === null ? trailerPairs(raw) : trailerObject(raw));
       this.res.end();
     }
     this.endAttempt();
@@ -321,7 +365,7 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
     this.error = `${errorCode(err)}: ${err.message}`;
     if (this.headSent) {
       // A status line is already out: the only honest signal left is to cut the connection.
-      this.res.destroy();
+      this.cut(statusForUpstreamError(err));
       return this.finish();
     }
     this.head = null;
@@ -353,7 +397,9 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
 
   /** The client closed before we finished answering: stop the upstream request too. */
   clientClosed(): void {
-    if (this.over || this.res.writableFinished) return;
+    // Node's HTTP/2 response reports writableFinished once its stream closed, a reset by the
+    // client included: there, only an end we wrote means the answer was done.
+    if (this.over || (this.stream === null ? this.res.writableFinished : this.res.writableEnded)) return;
     this.clientGone = true;
     if (this.abortUpstream !== null) this.abortUpstream(new ExchangeError(CLIENT_GONE, 'the client closed the connection'));
     else if (this.chunks !== null) this.closedByClient(); // gone while its body was read: nothing upstream to stop
@@ -400,7 +446,7 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
   private refuse(err: Error): void {
     this.error = `${errorCode(err)}: ${err.message}`;
     if (this.headSent) {
-      this.res.destroy();
+      this.cut(statusForUpstreamError(err));
       return this.finish();
     }
     this.status = statusForUpstreamError(err);
@@ -424,7 +470,8 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
   private unavailable(message: string, error: string): void {
     this.status = 503;
     this.error = error;
-    if (this.res.headersSent) this.res.destroy();
+    if (this.res.headersSent) this.cut(503);
+    else if (this.grpc) this.grpcAnswer(503, message);
     else {
       // A body still arriving is not read on for a next request.
       if (this.options.body !== null && !this.req.complete) this.res.shouldKeepAlive = false;
@@ -501,8 +548,32 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
     this.res.flushHeaders();
   }
 
+  /**
+   * The answer broke off after its head went out. HTTP/1.1: the connection is cut, the only
+   * signal left. An HTTP/2 gRPC call ends with trailers carrying the status instead (a drain
+   * timeout or a dead upstream reads UNAVAILABLE, not a stream reset); other HTTP/2 streams are
+   * reset (RST_STREAM), their connection and its other streams unaffected.
+   */
+  private cut(httpStatus: number): void {
+    if (this.grpc && this.stream !== null && !this.stream.destroyed && !this.res.writableEnded) {
+      this.grpcStatus = grpcStatusForHttp(httpStatus);
+      this.res.addTrailers({ 'grpc-status': String(this.grpcStatus), 'grpc-message': encodeGrpcMessage(this.error ?? 'upstream failed') });
+      this.res.end();
+      return;
+    }
+    this.res.destroy();
+  }
+
+  /** The proxy's own answer to a gRPC call: trailers-only with the status for `httpStatus` (SPEC §14). */
+  private grpcAnswer(httpStatus: number, message: string): void {
+    this.grpcStatus = grpcStatusForHttp(httpStatus);
+    this.status = 200;
+    answerTrailersOnly(this.res, this.stream, grpcErrorHeaders(this.grpcStatus, message, this.requestId));
+  }
+
   private replyError(message: string, clientFault: boolean): void {
-    if (this.res.headersSent) return void this.res.destroy();
+    if (this.res.headersSent) return void this.cut(this.status);
+    if (this.grpc) return this.grpcAnswer(this.status, message);
     // A refused request's body may be unread or still arriving: do not read on for a next one.
     if (clientFault) this.res.shouldKeepAlive = false;
     const body = `${message}\n`;
@@ -568,6 +639,33 @@ function dropContentLength(headers: string[]): void {
   for (let i = headers.length - 2; i >= 0; i -= 2) {
     if (headers[i]!.length === 14 && headers[i]!.toLowerCase() === 'content-length') headers.splice(i, 2);
   }
+}
+
+function streamRestOf(exchange: Exchange): void {
+  exchange.streamRest();
+}
+
+/** Trailers for Node's HTTP/2 response, which takes an object: a repeated name becomes a list. */
+function trailerObject(raw: readonly Buffer[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    const had = out[name];
+    out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+  }
+  return out;
+}
+
+/** Flat header pairs as one object (for a trailers-only answer). */
+function pairsToObject(pairs: readonly string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < pairs.length; i += 2) {
+    const name = pairs[i]!.toLowerCase();
+    const had = out[name];
+    out[name] = had === undefined ? pairs[i + 1]! : Array.isArray(had) ? [...had, pairs[i + 1]!] : [had, pairs[i + 1]!];
+  }
+  return out;
 }
 
 function trailerPairs(raw: readonly Buffer[]): [string, string][] {

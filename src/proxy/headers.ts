@@ -117,6 +117,33 @@ export function upstreamRequestHeaders(raw: readonly string[], context: ForwardC
   return out;
 }
 
+/**
+ * An HTTP/2 request's header pairs in HTTP/1.1 form, for `upstreamRequestHeaders`: the
+ * pseudo-headers dropped, `host` set from the authority (RFC 9113 §8.3.1: `:authority` stands
+ * for Host), and `cookie` fields, which HTTP/2 may split, joined with "; " into one
+ * (RFC 9113 §8.2.3), since HTTP/1.1 allows only one Cookie line.
+ */
+export function h2RequestHeaders(raw: readonly string[], authority: string | undefined): string[] {
+  const out: string[] = authority === undefined ? [] : ['host', authority];
+  let cookie: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) === 0x3a /* : */) continue;
+    // HTTP/2 header names are lower-case (RFC 9113 §8.2.1): no case folding needed.
+    if (name === 'host') {
+      if (authority === undefined) out.push('host', raw[i + 1]!);
+      continue;
+    }
+    if (name === 'cookie') {
+      cookie = cookie === undefined ? raw[i + 1]! : `${cookie}; ${raw[i + 1]!}`;
+      continue;
+    }
+    out.push(name, raw[i + 1]!);
+  }
+  if (cookie !== undefined) out.push('cookie', cookie);
+  return out;
+}
+
 /** Sets the (single: `admit` refuses two) Host pair's value, or adds one (an HTTP/1.0 request may have none). */
 function setHost(out: string[], host: string): void {
   for (let i = 0; i < out.length; i += 2) {

@@ -14,10 +14,13 @@ import { BatchedObservers } from '../observe/batched-observers.js';
 import { RequestRouter } from '../routing/request-router.js';
 import { Exchange, exchangeOf, hasBody, type ExchangeOwner } from './exchange.js';
 import { requestIds } from './request-id.js';
-import { admit, CONNECT_REFUSED, EXPECTATION_FAILED, refusalRecord, writeRefusal, type Admitted, type Refusal } from './admit.js';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { admit, admitH2, CONNECT_REFUSED, EXPECTATION_FAILED, refusalRecord, writeRefusal, type Admitted, type Refusal } from './admit.js';
 import { httpsLocation } from './https-redirect.js';
 import { clientErrorAnswer, requestLineOf, type ClientParseError } from './parse-errors.js';
-import { clientAddress, incomingRequestId, upstreamRequestHeaders, type ForwardContext } from './headers.js';
+import { clientAddress, h2RequestHeaders, incomingRequestId, upstreamRequestHeaders, type ForwardContext } from './headers.js';
+import { H2Sessions } from './h2-sessions.js';
+import { answerTrailersOnly, grpcErrorHeaders, grpcStatusForHttp, isGrpcRequest } from './grpc-errors.js';
 import { UpgradeTunnels } from './upgrade-tunnel.js';
 
 export interface ProxyServerOptions {
@@ -61,6 +64,11 @@ export interface ProxyServerOptions {
    * proxied, or null to proxy. Read per request, so a config reload turns it on or off.
    */
   redirectHttps?: () => number | null;
+  /**
+   * SPEC §14: serve HTTP/2 too — h2c with prior knowledge on a plain listener (told by the
+   * connection preface), ALPN `h2` on the HTTPS one (the caller offers it in `tls.ALPNProtocols`).
+   */
+  http2?: boolean;
 }
 
 const RETRY_AFTER_SECONDS = '1';
@@ -91,6 +99,8 @@ export class ProxyServer implements ExchangeOwner {
   private readonly observers: BatchedObservers;
   /** SPEC §10 limits: `admit` reads them per request; the Exchange (as ExchangeOwner) reads the body and pending ones. */
   readonly limits: Readonly<LimitsConfig>;
+  /** The HTTP/2 sessions of this listener's HTTP/2 clients, when `http2` is on. */
+  readonly h2: H2Sessions | null;
 
   constructor(options: ProxyServerOptions) {
     this.options = options;
@@ -147,6 +157,16 @@ export class ProxyServer implements ExchangeOwner {
       this.refuse(req, res, EXPECTATION_FAILED, incomingRequestId(req.rawHeaders) ?? requestIds.next(), performance.now()));
     // Without a listener Node drops a CONNECT silently; a reverse proxy answers 501.
     this.server.on('connect', (req: IncomingMessage, socket: Duplex) => this.refuseSocket(req, socket, CONNECT_REFUSED));
+    this.h2 = options.http2 !== true ? null : new H2Sessions({
+      onRequest: (req, res) => this.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse),
+      maxHeaderBytes: this.limits.maxHeaderBytes,
+      idleMs: options.keepAliveMs,
+      prefaceMs: this.limits.requestHeadMs,
+    });
+    if (this.h2 !== null) {
+      if (this.secure !== null) this.h2.alpnOn(this.secure);
+      else this.h2.sniffOn(this.server);
+    }
     // Upgrade requests go through the target's undici Pool like plain ones (UPGRADE: tunnel.ts).
     this.tunnels = new UpgradeTunnels({
       proto,
@@ -173,22 +193,43 @@ export class ProxyServer implements ExchangeOwner {
     this.secure?.setSecureContext(options);
   }
 
-  /** A request head, parsed: admitted, routed and handed to an Exchange. `expectsContinue`: the client waits for a 100 (Node left it to us). */
+  /** Shutdown begins: idle HTTP/1.1 connections close, HTTP/2 sessions get GOAWAY (their open streams go on). */
+  closeIdle(): void {
+    this.server.closeIdleConnections();
+    this.h2?.goAway();
+  }
+
+  /** Shutdown grace over: every client connection and HTTP/2 session is cut. */
+  closeAll(): void {
+    this.server.closeAllConnections();
+    this.h2?.destroyAll();
+  }
+
+  /**
+   * A request head, parsed, or an HTTP/2 stream (Node's compatibility request and response):
+   * admitted, routed and handed to an Exchange. `expectsContinue`: the client waits for a 100
+   * (Node left it to us).
+   */
   handle(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
-    // The newest response owed on this connection: a parse error in bytes pipelined behind it closes the connection after it.
-    (req.socket as ClientSocket)[kLastResponse] = res;
+    const h2 = req.httpVersionMajor === 2;
     const startedAt = performance.now();
-    if (this.closing) res.shouldKeepAlive = false;
+    if (!h2) {
+      // The newest response owed on this connection: a parse error in bytes pipelined behind it closes the connection after it.
+      (req.socket as ClientSocket)[kLastResponse] = res;
+      if (this.closing) res.shouldKeepAlive = false;
+    }
     const rawHeaders = req.rawHeaders;
     const requestId = incomingRequestId(rawHeaders) ?? requestIds.next();
-    const admission = admit(req, this.limits);
+    const authority = h2 ? h2Authority(req) : undefined;
+    const admission = h2 ? admitH2(req.method ?? '', req.url ?? '', authority, req.headers['content-length'], this.limits) : admit(req, this.limits);
     if (!admission.ok) return this.refuse(req, res, admission, requestId, startedAt);
     // Absolute-form goes upstream (and into the access log, as nginx's $request_uri) in origin-form.
     if (admission.path !== req.url) req.url = admission.path;
     const redirectPort = this.options.redirectHttps?.() ?? null;
     if (redirectPort !== null) return this.redirect(req, res, admission, redirectPort, requestId, startedAt);
     if (expectsContinue) res.writeContinue();
-    const body = hasBody(req);
+    // An HTTP/2 request has a body unless its HEADERS frame ended the stream (no Content-Length needed).
+    const body = h2 ? !(req as unknown as Http2ServerRequest).stream.endAfterHeaders : hasBody(req);
     // A client reset mid-upload surfaces through the exchange, not as a crash. (Node emits a
     // request's 'error' only to listeners, so a request without a body needs none.)
     if (body) req.on('error', ignore);
@@ -208,7 +249,7 @@ export class ProxyServer implements ExchangeOwner {
     context.clientIp = clientAddress(req.socket.remoteAddress);
     context.host = admission.host;
     context.hostFromTarget = admission.fromTarget;
-    const headers = upstreamRequestHeaders(rawHeaders, context);
+    const headers = upstreamRequestHeaders(h2 ? h2RequestHeaders(rawHeaders, authority) : rawHeaders, context);
     const extras = this.decorated ? this.responseExtras(pool, setCookie) : null;
     new Exchange(this, req, res, pool, target, requestId, headers, startedAt, extras, body).start();
   }
@@ -245,14 +286,21 @@ export class ProxyServer implements ExchangeOwner {
     };
     if (exchange.staleRetries > 0) record.staleRetries = exchange.staleRetries;
     if (exchange.error !== undefined) record.error = exchange.error;
-    this.notify(record);
+    if (exchange.grpcStatus !== undefined) record.grpcStatus = exchange.grpcStatus;
+    this.notify(record, exchange.req);
   }
 
   /** The proxy's own answer to a request head `admit` refused: no pool, no target, no upstream evidence. */
   private refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal, requestId: string, startedAt: number): void {
-    writeRefusal(res, refusal, requestId);
-    req.resume(); // a body is discarded; a refusal closes the connection after it
-    this.notify(refusalRecord(requestId, req.method ?? '', req.url ?? '', refusal, roundMs(performance.now() - startedAt)));
+    const record = refusalRecord(requestId, req.method ?? '', req.url ?? '', refusal, roundMs(performance.now() - startedAt));
+    if (refusal.status >= 400 && isGrpcRequest(req.headers)) {
+      record.grpcStatus = grpcStatusForHttp(refusal.status);
+      answerTrailersOnly(res, streamOf(req), grpcErrorHeaders(record.grpcStatus, refusal.reason, requestId));
+    } else {
+      writeRefusal(res, refusal, requestId);
+    }
+    req.resume(); // a body is discarded; a refusal closes the connection after it (HTTP/1.1)
+    this.notify(record, req);
   }
 
   /**
@@ -261,13 +309,13 @@ export class ProxyServer implements ExchangeOwner {
    */
   private redirect(req: IncomingMessage, res: ServerResponse, admission: Admitted, port: number, requestId: string, startedAt: number): void {
     const location = admission.host === undefined || admission.host === '' ? null : httpsLocation(admission.host, admission.path, port);
-    if (location === null) res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', 'x-request-id': requestId, connection: 'close' }).end('a Host header is needed to redirect to https\n');
+    if (location === null) res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', 'x-request-id': requestId, ...(req.httpVersionMajor === 2 ? {} : { connection: 'close' }) }).end('a Host header is needed to redirect to https\n');
     else res.writeHead(308, { location, 'x-request-id': requestId, 'content-length': '0' }).end();
     req.resume(); // a body is discarded
     this.notify({
       reqId: requestId, method: req.method ?? '', url: req.url ?? '', status: location === null ? 400 : 308, ms: roundMs(performance.now() - startedAt),
       pool: null, version: null, target: null, retries: 0, bytes: 0, ...(location === null ? { error: 'no Host to redirect to' } : {}),
-    });
+    }, req);
   }
 
   /** An Upgrade request on a redirecting listener: 308 on the raw socket. False when admission refuses it (the tunnel code answers that). */
@@ -335,17 +383,26 @@ export class ProxyServer implements ExchangeOwner {
 
   /** No pool has weight, or the chosen pool has no ready target: 503 with Retry-After. */
   private unavailable(req: IncomingMessage, res: ServerResponse, pool: UpstreamPool | undefined, requestId: string, startedAt: number): void {
-    res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': RETRY_AFTER_SECONDS, 'x-request-id': requestId });
-    res.end(pool === undefined ? 'no pool has traffic weight\n' : `no ready target in pool ${pool.name}\n`);
+    const message = pool === undefined ? 'no pool has traffic weight' : `no ready target in pool ${pool.name}`;
+    const grpc = isGrpcRequest(req.headers);
+    if (grpc) {
+      answerTrailersOnly(res, streamOf(req), grpcErrorHeaders(grpcStatusForHttp(503), message, requestId));
+    } else {
+      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': RETRY_AFTER_SECONDS, 'x-request-id': requestId });
+      res.end(`${message}\n`);
+    }
     req.resume(); // discard any body so the connection can be reused
     this.notify({
-      reqId: requestId, method: req.method ?? '', url: req.url ?? '', status: 503, ms: roundMs(performance.now() - startedAt),
+      reqId: requestId, method: req.method ?? '', url: req.url ?? '', status: grpc ? 200 : 503, ms: roundMs(performance.now() - startedAt),
       pool: pool?.name ?? null, version: pool?.version ?? null, target: null, retries: 0, bytes: 0, error: 'no ready target',
-    });
+      ...(grpc ? { grpcStatus: grpcStatusForHttp(503) } : {}),
+    }, req);
   }
 
-  private notify(record: RequestRecord): void {
+  /** Every access record leaves here: the listener and the client's protocol (SPEC §14 `proto`) are added. */
+  private notify(record: RequestRecord, req?: IncomingMessage): void {
     if (this.listener !== undefined) record.listener = this.listener;
+    record.proto = req?.httpVersionMajor === 2 ? '2' : '1.1';
     this.observers.requestFinished(record);
   }
 }
@@ -367,6 +424,20 @@ type ClientSocket = Duplex & {
   [kRefused]?: true;
   [kLastResponse]?: ServerResponse;
 };
+
+/** An HTTP/2 request's authority: `:authority`, else a `Host` field (RFC 9113 §8.3.1). */
+function h2Authority(req: IncomingMessage): string | undefined {
+  const headers = req.headers;
+  return (headers[':authority'] as string | undefined) ?? headers.host;
+}
+
+/** The HTTP/2 stream under a compatibility request, or null for HTTP/1.1. */
+export function streamOf(req: IncomingMessage): Http2ServerRequest['stream'] | null {
+  return req.httpVersionMajor === 2 ? (req as unknown as Http2ServerRequest).stream : null;
+}
+
+/** Node's HTTP/2 compatibility response, for the branches that differ from HTTP/1.1. */
+export type H2Response = Http2ServerResponse;
 
 function refuseUpgrade(socket: Duplex, status: string, extra: string): void {
   socket.on('error', ignore);

@@ -7,6 +7,9 @@
 // send, a client that goes away or stalls, or a pool the proxy closed itself is never
 // evidence against a target (SPEC §10).
 
+/** Raised by the HTTP/2 upstream client (h2-upstream-client.ts) for a stream the upstream refused unprocessed. */
+export const H2_REFUSED_STREAM = 'H2_REFUSED_STREAM';
+
 /** Whose fault a failed attempt was. Only `upstream` counts as passive-health evidence. */
 export type Fault = 'upstream' | 'client' | 'proxy';
 
@@ -14,6 +17,9 @@ export type Fault = 'upstream' | 'client' | 'proxy';
 const NOT_SENT = new Set([
   'ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
   'EADDRNOTAVAIL', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED',
+  // HTTP/2: the upstream refused the stream (RST_STREAM REFUSED_STREAM, or above a GOAWAY's
+  // last stream id), which RFC 9113 §8.7 says was not processed: safe to retry for any method.
+  H2_REFUSED_STREAM,
 ]);
 
 /** The upstream closed the connection before sending a response byte. */
@@ -31,8 +37,11 @@ const UPSTREAM_CODES = new Set([
   'ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN', 'ERR_HTTP_INVALID_STATUS_CODE',
 ]);
 
-/** Failures of the proxy's own making: the request never reached a target through no fault of it. */
-const PROXY_CODES = new Set(['UND_ERR_CLOSED', 'UND_ERR_DESTROYED', 'UND_ERR_ABORTED']);
+/**
+ * Failures of the proxy's own making: the request never reached a target through no fault of
+ * it. A refused HTTP/2 stream is no fault either: a backend's graceful GOAWAY refuses streams.
+ */
+const PROXY_CODES = new Set(['UND_ERR_CLOSED', 'UND_ERR_DESTROYED', 'UND_ERR_ABORTED', H2_REFUSED_STREAM]);
 
 /** Codes of the errors the exchange raises itself (see the classes below). */
 export const CLIENT_GONE = 'CLIENT_GONE';
@@ -78,6 +87,9 @@ export function faultOf(err: unknown, fromClientBody = false): Fault {
   if (PROXY_CODES.has(code)) return 'proxy';
   if (UPSTREAM_CODES.has(code) || code === UPSTREAM_TRANSFER_CODING) return 'upstream';
   if (isErrno(code) || code.startsWith('HPE_') || isTlsCode(code)) return 'upstream';
+  // node:http2's errors on an upstream session or stream (a protocol error, a reset) and the
+  // HTTP/2 client's own H2_* codes: what the upstream did.
+  if (code.startsWith('ERR_HTTP2_') || code.startsWith('H2_')) return 'upstream';
   return 'proxy';
 }
 

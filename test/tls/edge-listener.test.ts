@@ -68,7 +68,7 @@ t.test('SNI picks the pair; unknown names and no SNI get the default', async (t)
     t.equal(served.alpn, false, 'no ALPN offered, none chosen');
   }
   const alpn = await handshake(port, { servername: 'one.test', ca: ca.ca, extra: { ALPNProtocols: ['h2', 'http/1.1'] } });
-  t.equal(alpn.alpn, 'http/1.1', 'ALPN: http/1.1 only, even when the client prefers h2');
+  t.equal(alpn.alpn, 'h2', 'ALPN: h2 first when the client offers it (tls.http2 defaults to true, SPEC §14)');
 });
 
 t.test('HTTPS requests: verified by the CA, X-Forwarded-Proto https, access line with listener tls, curl as a user', async (t) => {

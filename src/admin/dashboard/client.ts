@@ -409,7 +409,7 @@ export const CLIENT_JS = String.raw`'use strict';
       const fenced = target.state !== 'ready' || target.removing;
       r.drained.textContent = !fenced ? '' : target.drainedAt ? ' · drained ' + ago(target.drainedAt) : ' · draining';
       r.check.replaceChildren(h('span', { className: 'health ' + health }, health), ' · ' + (check === null ? 'not checked yet'
-        : 'last check ' + (check.ok ? 'ok' : 'failed') + ' ' + (check.status || check.error || '') + ' · ' + ms(check.ms) + ' · ' + ago(check.at)));
+        : 'last check ' + (check.ok ? 'ok' : 'failed') + ' ' + (check.error || check.status || '') + ' · ' + ms(check.ms) + ' · ' + ago(check.at)));
       r.check.title = check ? check.at : '';
       for (const button of r.actions.children) button.disabled = target.removing || button.classList.contains('target-' + target.state);
     });

@@ -1,0 +1,177 @@
+// Downstream HTTP/2 (SPEC §14): one non-listening node:http2 server per listener, handed the
+// sockets of HTTP/2 clients by the listener that accepted them — an h2c client by its connection
+// preface on the plain listener (RFC 9113 §3.3, prior knowledge), a TLS client by ALPN `h2` on
+// the HTTPS listener (RFC 9113 §3.2). HTTP/1.1 sockets stay with node:http as before, so the
+// HTTP/1.1 path (its parser limits, 100-continue, Upgrade, clientError answers) is untouched.
+// Each stream arrives as a request through Node's compatibility API and takes the same path as
+// an HTTP/1.1 request (ProxyServer.handle).
+import { createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { sniffPreface } from './h2-preface.js';
+
+export interface H2SessionsOptions {
+  /** Each stream, as a compatibility request/response pair. */
+  onRequest(req: Http2ServerRequest, res: Http2ServerResponse): void;
+  /** limits.maxHeaderBytes: the largest header list a client may send (SETTINGS_MAX_HEADER_LIST_SIZE). */
+  maxHeaderBytes: number;
+  /** A session with no open stream for this long is closed with GOAWAY (timeouts.keepAliveMs, as HTTP/1.1's keep-alive). */
+  idleMs: number;
+  /** limits.requestHeadMs: an h2c client must finish its 24-byte preface within it. */
+  prefaceMs: number;
+}
+
+/**
+ * Streams one client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). Node's default is
+ * unbounded; RFC 9113 §6.5.2 recommends no less than 100; nginx (`http2_max_concurrent_streams`)
+ * and Envoy's edge recommendation use 128 / 100. With the rapid-reset bound below it caps what
+ * one connection can make the proxy hold.
+ */
+export const MAX_CONCURRENT_STREAMS = 128;
+
+/**
+ * Streams a client may open beyond the limit, or reset right after opening, before its session
+ * is closed with ENHANCE_YOUR_CALM (Node's `maxSessionRejectedStreams`): the HTTP/2 rapid reset
+ * attack (CVE-2023-44487) opens and cancels streams in a loop. Node 20.8.1+ also bounds the
+ * RST_STREAM rate in nghttp2. Invalid frames are bounded the same way (`maxSessionInvalidFrames`).
+ */
+const MAX_REJECTED_STREAMS = 100;
+const MAX_INVALID_FRAMES = 100;
+
+type Counted = Http2Session & { [kOpen]?: number; [kIdle]?: NodeJS.Timeout | null };
+const kOpen = Symbol('openStreams');
+const kIdle = Symbol('idleTimer');
+
+export class H2Sessions {
+  readonly server: Http2Server;
+  private readonly sessions = new Set<Http2Session>();
+  private readonly options: H2SessionsOptions;
+  private closing = false;
+
+  constructor(options: H2SessionsOptions) {
+    this.options = options;
+    this.server = createServer({
+      settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: options.maxHeaderBytes },
+      maxSessionRejectedStreams: MAX_REJECTED_STREAMS,
+      maxSessionInvalidFrames: MAX_INVALID_FRAMES,
+      // Header pairs per block; Node's default (128) would refuse lists HTTP/1.1 accepts.
+      maxHeaderListPairs: 512,
+    }, (req, res) => options.onRequest(req, res));
+    this.server.on('session', (session: Http2Session) => this.opened(session as Counted));
+    // A broken session or stream concerns that client only; without listeners Node would throw.
+    this.server.on('sessionError', ignore);
+    this.server.on('streamError', ignore);
+  }
+
+  /** Open sessions (one per HTTP/2 client connection). */
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** A connection whose client speaks HTTP/2 from its first byte (ALPN h2, or the preface sniffed): it becomes a session. */
+  adopt(socket: Socket | TLSSocket): void {
+    this.server.emit('connection', socket);
+  }
+
+  /**
+   * Takes over the plain listener's connections: each is read until its first bytes tell an
+   * h2c preface (→ a session) from anything else (→ node:http's own connection handler, as
+   * before). The bytes read are put back, so neither side misses any.
+   */
+  sniffOn(server: HttpServer): void {
+    const http1 = server.listeners('connection') as ((socket: Socket) => void)[];
+    server.removeAllListeners('connection');
+    server.on('connection', (socket: Socket) => this.sniff(socket, (plain) => {
+      for (const listener of http1) listener.call(server, plain);
+    }));
+  }
+
+  /** Takes over the HTTPS listener's handshaken connections: ALPN `h2` → a session, the rest → node:https as before. */
+  alpnOn(server: HttpsServer): void {
+    const http1 = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
+    server.removeAllListeners('secureConnection');
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (socket.alpnProtocol === 'h2') return this.adopt(socket);
+      for (const listener of http1) listener.call(server, socket);
+    });
+  }
+
+  /** Shutdown begins: GOAWAY to every session (RFC 9113 §6.8); their open streams finish, new ones are refused. */
+  goAway(): void {
+    this.closing = true;
+    for (const session of this.sessions) if (!session.closed) session.close();
+  }
+
+  /** Shutdown grace over: every session is cut. */
+  destroyAll(): void {
+    for (const session of this.sessions) session.destroy();
+  }
+
+  private sniff(socket: Socket, http1: (socket: Socket) => void): void {
+    let seen: Buffer | null = null;
+    const timer = setTimeout(() => socket.destroy(), this.options.prefaceMs);
+    timer.unref();
+    const decide = (to: 'h2' | 'http1'): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', ignore);
+      socket.off('close', onClose);
+      socket.pause();
+      if (seen !== null) socket.unshift(seen);
+      // node:http2 reads what is buffered on the socket itself (on its next tick): no resume.
+      if (to === 'h2') return this.adopt(socket);
+      http1(socket);
+      socket.resume();
+    };
+    const onData = (chunk: Buffer): void => {
+      seen = seen === null ? chunk : Buffer.concat([seen, chunk]);
+      const verdict = sniffPreface(seen);
+      if (verdict !== 'more') decide(verdict);
+    };
+    const onClose = (): void => clearTimeout(timer);
+    socket.on('data', onData);
+    socket.on('error', ignore);
+    socket.on('close', onClose);
+  }
+
+  private opened(session: Counted): void {
+    if (this.closing) {
+      session.close();
+      return;
+    }
+    this.sessions.add(session);
+    session[kOpen] = 0;
+    session[kIdle] = null;
+    this.idle(session);
+    session.on('error', ignore);
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      session[kOpen]! += 1;
+      if (session[kIdle] !== null) {
+        clearTimeout(session[kIdle]!);
+        session[kIdle] = null;
+      }
+      stream.on('error', ignore);
+      stream.once('close', () => {
+        session[kOpen]! -= 1;
+        if (session[kOpen] === 0 && !session.closed) this.idle(session);
+      });
+    });
+    session.once('close', () => {
+      if (session[kIdle] !== null) clearTimeout(session[kIdle]!);
+      this.sessions.delete(session);
+    });
+  }
+
+  /** No stream open: GOAWAY after idleMs unless one opens (HTTP/1.1's keep-alive timeout, for sessions). */
+  private idle(session: Counted): void {
+    session[kIdle] = setTimeout(() => {
+      session[kIdle] = null;
+      if (session[kOpen] === 0 && !session.closed) session.close();
+    }, this.options.idleMs);
+    session[kIdle].unref();
+  }
+}
+
+function ignore(): void {}
