@@ -33,9 +33,9 @@ interface PoolSeries {
   /** Target URL → counts by status (requests answered without a target are not counted here). */
   targets: Map<string, Map<number, RequestCount>>;
   /** SPEC §14 counters, made on first use. */
-  h1?: Counter.Internal;
-  h2?: Counter.Internal;
-  grpc?: Map<number, Counter.Internal>;
+  h1?: RequestCount;
+  h2?: RequestCount;
+  grpc?: Map<number, RequestCount>;
 }
 
 /**
@@ -76,8 +76,8 @@ export class Metrics implements RequestObserver {
   private readonly requests: Counter<'pool' | 'version' | 'code'>;
   private readonly duration: DurationHistogram;
   private readonly retries: Counter<'pool'>;
-  private readonly protocols: Counter<'pool' | 'proto'>;
-  private readonly grpc: Counter<'pool' | 'grpc_status'>;
+  private readonly protoCounts: RequestCount[] = [];
+  private readonly grpcCounts: RequestCount[] = [];
   private readonly switches: Counter;
   private readonly ejections: Counter<'pool' | 'target'>;
   private readonly series = new Map<string, PoolSeries>();
@@ -109,11 +109,18 @@ export class Metrics implements RequestObserver {
       },
     });
     this.duration = new DurationHistogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request to the end of the answer, by pool', labelName: 'pool', buckets: DURATION_BUCKETS }, this.registry);
-    this.protocols = new Counter({
+    const { protoCounts, grpcCounts } = this;
+    new Counter({
       name: 'switchyard_requests_by_proto_total', help: 'Proxied requests by pool and the client\'s HTTP version (1.1, 2)', labelNames: ['pool', 'proto'], registers,
+      collect() {
+        report(this, protoCounts);
+      },
     });
-    this.grpc = new Counter({
+    new Counter({
       name: 'switchyard_grpc_responses_total', help: 'gRPC calls by pool and grpc-status (the upstream\'s, or the proxy\'s own 14/4)', labelNames: ['pool', 'grpc_status'], registers,
+      collect() {
+        report(this, grpcCounts);
+      },
     });
     this.retries = new Counter({ name: 'switchyard_retries_total', help: 'Requests retried on another target, by pool', labelNames: ['pool'], registers });
     this.switches = new Counter({ name: 'switchyard_switches_total', help: 'Routing changes applied by this instance', registers });
@@ -219,16 +226,22 @@ export class Metrics implements RequestObserver {
       countOf(byStatus, record.status, this.targetCounts, pool, 'target', target).count++;
     }
     series.duration.observe(record.ms / 1000);
-    // Labelled children are kept per series: one map lookup per request, no label object.
-    const proto = record.proto === '2' ? (series.h2 ??= this.protocols.labels(pool, '2')) : (series.h1 ??= this.protocols.labels(pool, '1.1'));
-    proto.inc();
+    if (record.proto === '2') (series.h2 ??= this.listed(this.protoCounts, { pool, proto: '2' })).count++;
+    else (series.h1 ??= this.listed(this.protoCounts, { pool, proto: '1.1' })).count++;
     if (record.grpcStatus !== undefined) {
       const byCode = (series.grpc ??= new Map());
-      let child = byCode.get(record.grpcStatus);
-      if (child === undefined) byCode.set(record.grpcStatus, (child = this.grpc.labels(pool, String(record.grpcStatus))));
-      child.inc();
+      let count = byCode.get(record.grpcStatus);
+      if (count === undefined) byCode.set(record.grpcStatus, (count = this.listed(this.grpcCounts, { pool, grpc_status: String(record.grpcStatus) })));
+      count.count++;
     }
     if (record.retries > 0) (series.retries ??= this.retries.labels(pool)).inc(record.retries);
+  }
+
+  /** A new count with these labels, listed for the scrape. */
+  private listed(all: RequestCount[], labels: Record<string, string>): RequestCount {
+    const count: RequestCount = { labels, count: 0, reported: 0 };
+    all.push(count);
+    return count;
   }
 
   /** A passive ejection took `target` out of rotation (main.ts's ejection hook; not called for panic-mode keeps or returns). */

@@ -72,6 +72,9 @@ t.test('h2c prior knowledge on the plain listener: routed, forwarded, trailers r
   const plain = await send(proxy.url, '/h1/get');
   t.equal(plain.status, 200, 'an HTTP/1.1 client on the same port');
   t.equal((await accessLine(proxy, '/h1/get')).proto, '1.1');
+  const metrics = (await send(proxy.admin, '/metrics')).body.toString();
+  t.match(metrics, /switchyard_requests_by_proto_total\{pool="blue",proto="2"\} 3\b/, 'three HTTP/2 requests counted');
+  t.match(metrics, /switchyard_requests_by_proto_total\{pool="blue",proto="1\.1"\} 1\b/, 'one HTTP/1.1 request counted');
 });
 
 t.test('a flip moves the very next stream of an open HTTP/2 session', async (t) => {
@@ -144,6 +147,7 @@ t.test('gRPC requests the proxy cannot serve get a gRPC status, not an HTTP erro
   const line = await accessLine(proxy, '/pkg.Svc/Call');
   t.equal(line.grpcStatus, 14);
   t.equal(line.proto, '2');
+  t.match((await send(proxy.admin, '/metrics')).body.toString(), /switchyard_grpc_responses_total\{pool="blue",grpc_status="14"\} 1\b/);
 
   // A non-gRPC HTTP/2 request keeps its HTTP answer.
   const plain = await h2Request(session, { ':path': '/plain' });
