@@ -9,7 +9,7 @@ import type { DestinationStream } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config, TlsConfig } from './config/schema.js';
 import { loadConfigFile } from './config/load.js';
-import { planReload } from './config/reload-plan.js';
+import { keptConfig, planReload } from './config/reload-plan.js';
 import { ConfigError } from './errors.js';
 import { buildAdminServer } from './admin/admin-server.js';
 import { ActiveHealthChecker, type HealthChange } from './health/active-checker.js';
@@ -299,7 +299,7 @@ export class Switchyard {
       const next = loadConfigFile(this.configPath);
       const plan = planReload(this.config, next, this.control.current.weights);
       if (plan.problems.length > 0) throw new ConfigError(plan.problems);
-      const summary = this.applyConfig(next, [...plan.ignored, ...tlsRestartKeys(this.config.tls, next.tls)]);
+      const summary = this.applyConfig(next, plan.ignored);
       this.logger.info({ kind: 'reload', ...summary }, 'config reloaded');
       const changed = [...summary.addedTargets.map((t) => `+${t}`), ...summary.removedTargets.map((t) => `-${t}`),
         ...summary.discoveryChanged.map((pool) => `${pool} discover`)].join(', ');
@@ -381,11 +381,11 @@ export class Switchyard {
     this.drain.configure(next.drain.timeoutMs);
     for (const listener of this.listeners()) listener.retryAttempts = next.retries.attempts;
     // Keys that need a restart keep their running values, so status and config agree.
-    const kept = Object.fromEntries(ignored.filter((key) => !key.includes('.')).map((key) => [key, this.config[key as keyof Config]]));
-    const tls = keptTls(this.config.tls, next.tls);
-    this.config = { ...next, ...kept, routing: { ...next.routing, ...pickRouting(this.config, ignored) }, ...(tls === undefined ? {} : { tls }) };
+    const tlsKept = !ignored.includes('tls');
+    this.config = keptConfig(this.config, next, ignored);
     // Every certificate file is re-read (SIGHUP and POST /reload come here), new pairs loaded.
-    if (this.certificates !== null && tls !== undefined) this.certificates.configure(tls.certificates, tls.minVersion);
+    const tls = this.config.tls;
+    if (this.certificates !== null && tls !== undefined && tlsKept) this.certificates.configure(tls.certificates, tls.minVersion);
     this.applyRouting(this.control.current);
     return {
       addedTargets: diff.addedTargets.map(describe),
@@ -513,14 +513,6 @@ function createStore(config: Config, logger: Logger): StateStore {
   });
 }
 
-function pickRouting(config: Config, ignored: readonly string[]): Partial<Config['routing']> {
-  const kept: Record<string, unknown> = {};
-  for (const key of ignored) {
-    if (key.startsWith('routing.')) kept[key.slice(8)] = config.routing[key.slice(8) as keyof Config['routing']];
-  }
-  return kept as Partial<Config['routing']>;
-}
-
 function describe(target: Target): string {
   return `${target.pool} ${target.url}`;
 }
@@ -543,21 +535,4 @@ function listenOn(listener: ProxyServer, port: number, host: string): Promise<vo
 /** ALPN protocols the HTTPS listener offers, in preference order (RFC 7301): `h2` first when `tls.http2` (SPEC §14). */
 function alpnProtocols(tls: TlsConfig): string[] {
   return tls.http2 ? ['h2', 'http/1.1'] : ['http/1.1'];
-}
-
-/** `tls` keys a reload cannot apply to a running listener: whether there is one, where it listens, its ALPN. */
-function tlsRestartKeys(running: TlsConfig | undefined, next: TlsConfig | undefined): string[] {
-  if (running === undefined && next === undefined) return [];
-  if (running === undefined || next === undefined) return ['tls'];
-  return (['host', 'port', 'http2'] as const).filter((key) => running[key] !== next[key]).map((key) => `tls.${key}`);
-}
-
-/**
- * The `tls` block a reload applies: the new certificates, minVersion and redirectHttp, with
- * the restart-only keys at their running values. Undefined when there is nothing to merge
- * (no block on one side: the whole key is then kept as running, see tlsRestartKeys).
- */
-function keptTls(running: TlsConfig | undefined, next: TlsConfig | undefined): TlsConfig | undefined {
-  if (running === undefined || next === undefined) return undefined;
-  return { ...next, host: running.host, port: running.port, http2: running.http2 };
 }

@@ -27,6 +27,8 @@ const HEALTH_DEFAULTS = {
   healthyThreshold: 2,
   unhealthyThreshold: 3,
   expectStatus: '200-399',
+  type: 'http',
+  grpcService: '',
 };
 
 /** The problems of a config text that must be refused (no environment unless given). */
@@ -39,7 +41,7 @@ t.test('a file with only pools gets every default', async (t) => {
   t.strictSame(config, {
     listen: { host: '0.0.0.0', port: 8080 },
     admin: { host: '127.0.0.1', port: 9901, token: '', metricsPublic: false },
-    pools: [{ name: 'blue', version: 'unversioned', targets: ['http://127.0.0.1:3001'], healthCheck: HEALTH_DEFAULTS, slowStart: SLOW_START_DEFAULTS }],
+    pools: [{ name: 'blue', version: 'unversioned', targets: ['http://127.0.0.1:3001'], protocol: 'http1', healthCheck: HEALTH_DEFAULTS, slowStart: SLOW_START_DEFAULTS }],
     routing: { initial: { blue: 100 } },
     healthCheck: HEALTH_DEFAULTS,
     slowStart: SLOW_START_DEFAULTS,
@@ -572,4 +574,25 @@ t.test('loadConfigFile', async (t) => {
     const path = write('bad.yaml', `${BLUE}  green:\n    targets: ["not a url"]\n`);
     t.strictSame(problemsOf(() => loadConfigFile(path, {})), ['pools.green.targets[0]: not a URL ("not a url")']);
   });
+});
+
+t.test('SPEC §14: pools.NAME.protocol and healthCheck.type', async (t) => {
+  const pool = (protocol: string, target: string, extra = '') => `pools:\n  blue:\n    protocol: ${protocol}\n    targets: ["${target}"]\n${extra}`;
+  t.equal(parseConfigText(pool('h2c', 'http://127.0.0.1:50051'), {}).pools[0]!.protocol, 'h2c');
+  t.equal(parseConfigText(pool('h2', 'https://api.internal:443'), {}).pools[0]!.protocol, 'h2');
+  t.strictSame(refuse(pool('h2c', 'https://127.0.0.1:50051')), ['pools.blue.targets[0]: protocol h2c needs http:// targets (https://127.0.0.1:50051)']);
+  t.strictSame(refuse(pool('h2', 'http://127.0.0.1:50051')), ['pools.blue.targets[0]: protocol h2 needs https:// targets (http://127.0.0.1:50051)']);
+  const h3 = refuse(pool('h3', 'http://127.0.0.1:50051'));
+  t.equal(h3.length, 1);
+  t.match(h3[0], /^pools\.blue\.protocol: .*http1.*h2c.*h2/, 'the allowed values are named');
+  const discover = 'pools:\n  blue:\n    protocol: h2\n    discover: { dns: app.internal, port: 443, scheme: http }\n';
+  t.strictSame(refuse(discover), ['pools.blue.discover.scheme: protocol h2 needs scheme https']);
+
+  const grpc = parseConfigText(`${pool('h2c', 'http://127.0.0.1:50051')}    healthCheck: { type: grpc, grpcService: pkg.Greeter }\n`, {});
+  t.equal(grpc.pools[0]!.healthCheck.type, 'grpc');
+  t.equal(grpc.pools[0]!.healthCheck.grpcService, 'pkg.Greeter');
+  t.equal(parseConfigText(BLUE, {}).pools[0]!.healthCheck.type, 'http', 'http by default');
+  const tcp = refuse(`healthCheck: { type: tcp }\n${BLUE}`);
+  t.equal(tcp.length, 1);
+  t.match(tcp[0], /^healthCheck\.type: .*http.*grpc/);
 });
