@@ -2,7 +2,7 @@
 // installs it): a private CA and leaf pairs signed by it, in a temporary folder removed at
 // teardown. No key material is ever committed.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -51,4 +51,15 @@ export function testCa(t: Test, subject = 'Switchyard Test CA'): TestCa {
       return { certFile, keyFile, cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
     },
   };
+}
+
+/**
+ * The files a listener is configured with (`live.crt`, `live.key` in the CA's folder), holding
+ * a copy of `leaf`: a test rotates them by copying another pair over.
+ */
+export function livePair(ca: TestCa, leaf: LeafPair): { cert: string; key: string } {
+  const live = { cert: join(ca.dir, 'live.crt'), key: join(ca.dir, 'live.key') };
+  copyFileSync(leaf.certFile, live.cert);
+  copyFileSync(leaf.keyFile, live.key);
+  return live;
 }

@@ -13,6 +13,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { closedPort } from './upstream.js';
+import { stopChild } from './child-control.js';
 
 export const DNSMASQ_BINARY = process.env.DNSMASQ ?? (spawnSync('/usr/sbin/dnsmasq', ['--version'], { stdio: 'ignore' }).status === 0 ? '/usr/sbin/dnsmasq' : 'dnsmasq');
 
@@ -155,12 +156,7 @@ export class Dnsmasq {
     const child = this.child;
     if (child === null) return;
     this.child = null;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGCONT'); // a frozen process would never act on SIGTERM
-      child.kill(signal);
-    });
+    await stopChild(child, signal);
   }
 
   private writeConf(): void {

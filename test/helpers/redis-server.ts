@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { closedPort } from './upstream.js';
+import { stopChild } from './child-control.js';
 
 export const REDIS_BINARY = process.env.REDIS_SERVER ?? 'redis-server';
 
@@ -98,11 +99,7 @@ export class RedisServer {
     const child = this.child;
     if (child === null) return;
     this.child = null;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill(signal);
-    });
+    await stopChild(child, signal);
   }
 }
 
