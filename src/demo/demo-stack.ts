@@ -82,28 +82,39 @@ export function demoConfig(apps: DemoApps, options: DemoConfigOptions): Config {
 }
 
 export async function startDemo(options: DemoOptions = {}): Promise<DemoStack> {
-  const host = options.host ?? '127.0.0.1';
-  const apps = await startDemoApps(host);
+  const apps = await startDemoApps(options.host ?? '127.0.0.1');
+  const front = await startInFront(options, apps.close, (listen) => demoConfig(apps, listen));
+  return { ...front, apps: apps.servers };
+}
+
+/**
+ * A Switchyard in front of demo apps already running: `configOf` gets the listen options
+ * (host, ports with the demo's defaults 8080 / 9901, admin token). A failed start stops the
+ * apps and rethrows; `close` stops the proxy (gracefully), then the apps, once.
+ */
+export async function startInFront(
+  options: DemoOptions, closeApps: () => Promise<void>, configOf: (listen: DemoConfigOptions) => Config,
+): Promise<{ switchyard: Switchyard; close(): Promise<void> }> {
   let switchyard: Switchyard;
   try {
-    const config = demoConfig(apps, {
-      host,
+    const config = configOf({
+      host: options.host ?? '127.0.0.1',
       port: options.port ?? 8080,
       adminPort: options.adminPort ?? 9901,
       ...(options.adminToken === undefined ? {} : { adminToken: options.adminToken }),
     });
     switchyard = await Switchyard.start(config, options.logDestination === undefined ? {} : { logDestination: options.logDestination });
   } catch (err) {
-    await apps.close();
+    await closeApps();
     throw err;
   }
+  let closing: Promise<void> | null = null;
   return {
     switchyard,
-    apps: apps.servers,
-    close: async () => {
+    close: () => (closing ??= (async () => {
       await switchyard.close();
-      await apps.close();
-    },
+      await closeApps();
+    })()),
   };
 }
 

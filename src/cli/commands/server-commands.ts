@@ -7,6 +7,8 @@ import { Switchyard } from '../../main.js';
 import { startDemo } from '../../demo/demo-stack.js';
 import { createDemoApp } from '../../demo/demo-app.js';
 import { adminArg, fleetBanner, fleetEndpoints, secondPort, startFleetDemo } from '../../demo/fleet-demo.js';
+import { grpcDemoBanner, startGrpcDemo } from '../../demo/grpc-demo-stack.js';
+import { PROTO_DIR } from '../../demo/grpc-demo-app.js';
 import { portInUseHint } from '../hints.js';
 import { EXIT, type CliIo } from '../io.js';
 import { ReportedError, UsageError, type CommandResult } from '../result.js';
@@ -32,10 +34,20 @@ export function registerServerCommands(program: Command, io: CliIo, run: (result
   program.command('demo')
     .description('the demo stack: blue ×2 (1.0.0), green ×1 (2.0.0) behind a proxy on :8080, admin on :9901')
     .option('--fleet', 'two proxies sharing a private Redis (redis-server from PATH, or env REDIS_SERVER): :8080/:8081, admins :9901/:9902')
+    .option('--grpc', 'gRPC demo services (switchyard.demo.Greeter, grpc.health.v1.Health) behind h2c pools; the proxy takes h2c on :8080')
     .option('--port <port>', 'proxy port (with --fleet, the first instance\'s; the second gets +1)', integer, 8080)
     .option('--admin-port <port>', 'admin API port (with --fleet, the first instance\'s; the second gets +1)', integer, 9901)
     .option('--json', 'print the endpoints as one JSON line instead of the banner')
-    .action((flags: { fleet?: boolean; port: number; adminPort: number; json?: boolean }) => run(async () => {
+    .action((flags: { fleet?: boolean; grpc?: boolean; port: number; adminPort: number; json?: boolean }) => run(async () => {
+      if (flags.fleet && flags.grpc) throw new UsageError('--grpc and --fleet do not combine');
+      if (flags.grpc) {
+        const demo = await withPortHint(io, startGrpcDemo({ port: flags.port, adminPort: flags.adminPort }),
+          [{ port: flags.port, setting: '--port' }, { port: flags.adminPort, setting: '--admin-port' }]);
+        io.out(flags.json
+          ? JSON.stringify({ instances: [{ proxy: demo.switchyard.proxyUrl, admin: demo.switchyard.adminUrl }], protoDir: PROTO_DIR })
+          : grpcDemoBanner(demo.switchyard.proxyUrl, demo.switchyard.adminUrl));
+        return serveUntilSignal({ stop: () => demo.close() }, io);
+      }
       if (flags.fleet) {
         for (const [name, value] of [['--port', flags.port], ['--admin-port', flags.adminPort]] as const) {
           if (value === 65535) throw new UsageError(`${name} ${value} leaves no port for the second instance`);
