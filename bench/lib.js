@@ -1,4 +1,4 @@
-// Small process and port helpers shared by bench/run.js, bench/tls.js and bench/soak.js.
+// Small process and port helpers shared by bench/run.js, its sections (tls.js, grpc.js, h2load.js) and bench/soak.js.
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -66,6 +66,18 @@ export function cpuSeconds(pid) {
   }
 }
 
+/**
+ * Runs `load()` (resolving to `{ requests, … }`) and adds `cpuUsPerRequest`: the CPU µs process
+ * `pid` spent over it per request; null without a pid (a row with no process of its own) or /proc.
+ */
+export async function withCpu(pid, load) {
+  const before = pid === undefined ? null : cpuSeconds(pid);
+  const result = await load();
+  const after = pid === undefined ? null : cpuSeconds(pid);
+  result.cpuUsPerRequest = before !== null && after !== null && result.requests > 0 ? ((after - before) * 1e6) / result.requests : null;
+  return result;
+}
+
 export const median = (values) => {
   const sorted = values.filter((value) => value !== null && value !== undefined && Number.isFinite(value)).sort((a, b) => a - b);
   return sorted.length === 0 ? null : sorted[Math.floor((sorted.length - 1) / 2)];
@@ -82,16 +94,21 @@ export function nginxConfig(work, http) {
     }`;
 }
 
-/** nginx proxying to `upstreamPort` on a fresh port; given `tls` (a cert/key pair), over https. */
-export async function startNginxProxy(work, upstreamPort, tls) {
+/**
+ * nginx proxying to `upstreamPort` (HTTP/1.1, kept alive) on a fresh port; given `tls` (a
+ * cert/key pair), over https; with `http2`, the listener speaks HTTP/2 (h2c with prior
+ * knowledge when plain; `listen … http2` as nginx 1.22 spells it).
+ */
+export async function startNginxProxy(work, upstreamPort, tls, { http2 = false } = {}) {
   const port = await freePort();
-  const conf = join(work, tls === undefined ? 'proxy.conf' : 'proxy-tls.conf');
+  const conf = join(work, `proxy${tls === undefined ? '' : '-tls'}${http2 ? '-h2' : ''}.conf`);
   // Debian's nginx 1.22 leaves TLSv1.3 out of its default protocols; Node offers it.
   const ssl = tls === undefined ? '' : `ssl_certificate ${tls.certFile}; ssl_certificate_key ${tls.keyFile}; ssl_protocols TLSv1.2 TLSv1.3;`;
+  // keepalive_requests also bounds the streams of one HTTP/2 connection (nginx ≥ 1.19.7).
   writeFileSync(conf, nginxConfig(work, `
     upstream app { server 127.0.0.1:${upstreamPort}; keepalive 256; }
     server {
-      listen 127.0.0.1:${port}${tls === undefined ? '' : ' ssl'};
+      listen 127.0.0.1:${port}${tls === undefined ? '' : ' ssl'}${http2 ? ' http2' : ''};
       ${ssl}
       keepalive_requests 1000000;
       location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering on; }
@@ -99,4 +116,28 @@ export async function startNginxProxy(work, upstreamPort, tls) {
   const child = start(which('nginx'), ['-c', conf, '-p', work]);
   await waitForPort(port);
   return { port, child };
+}
+
+/** A Markdown table of `header` and `rows` (arrays of strings), columns padded. */
+export function markdownTable(header, rows) {
+  const widths = header.map((_, column) => Math.max(header[column].length, ...rows.map((row) => row[column].length)));
+  const line = (cells) => `| ${cells.map((cell, column) => cell.padEnd(widths[column])).join(' | ')} |`;
+  return `${line(header)}\n| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |\n${rows.map(line).join('\n')}`;
+}
+
+/**
+ * `a / b` of `field` round by round (the two rows ran back to back in each round), and the
+ * median: `{ median, rounds }`; `{ median: null, rounds: [] }` when either row is missing.
+ */
+export function perRoundRatio(a, b, field) {
+  if (a.missing || b.missing) return { median: null, rounds: [] };
+  const values = a.runs.map((run, round) => run[field] / b.runs[round][field]).filter(Number.isFinite);
+  return { median: median(values), rounds: values };
+}
+
+/** `label 0.50× (rounds 0.48, 0.52)`: a per-round ratio as the bench prints it (`label - (no rounds)` without one). */
+export function showRatio(label, ratio) {
+  const fmt = (value) => Number(value).toFixed(2);
+  // A smoke run's CPU can read 0 ticks (/proc counts in 10 ms): no ratio then, not 0.00×.
+  return ratio.median === null ? `${label} - (no rounds)` : `${label} ${fmt(ratio.median)}× (rounds ${ratio.rounds.map(fmt).join(', ')})`;
 }

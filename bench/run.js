@@ -11,7 +11,9 @@
 // not drag a row down. Switchyard's ratios to the bare undici proxy are taken round by round
 // (the two rows run back to back) and the median of those is reported: a slow spell then
 // cancels out of each ratio instead of landing on one row's median and not the other's.
-// Then the HTTPS rows (bench/tls.js): Switchyard's TLS listener against nginx's, same pair.
+// Then the HTTPS rows (bench/tls.js): Switchyard's TLS listener against nginx's, same pair;
+// the HTTP/2 rows (bench/h2load.js): h2load over h2c against Switchyard and nginx; and the gRPC
+// rows (bench/grpc.js): unary calls direct, through Switchyard and through nginx grpc_pass.
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,6 +22,8 @@ import { cpuSeconds, freePort, has, median, nginxConfig, start, startNginxProxy,
 import { loader } from './load.js';
 import { paced } from './paced.js';
 import { tlsSection } from './tls.js';
+import { h2loadSection } from './h2load.js';
+import { grpcSection } from './grpc.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Seconds of load per row per round. */
@@ -33,6 +37,12 @@ const SMOKE_REQUESTS = 300;
 /** The HTTPS rows: rounds of SECONDS for each of two loads; full handshakes from this many `openssl s_time` processes. */
 const TLS_ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_TLS_ROUNDS ?? 5);
 const HANDSHAKE_PROCESSES = Number(process.env.BENCH_HANDSHAKE_PROCESSES ?? 8);
+/** The HTTP/2 rows: rounds of SECONDS; h2load's concurrent streams per connection (CONNECTIONS connections). */
+const H2_ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_H2_ROUNDS ?? 5);
+const H2_STREAMS = Number(process.env.BENCH_H2_STREAMS ?? 10);
+/** The gRPC rows: rounds of SECONDS; the load client's channels (one call in flight on each). */
+const GRPC_ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_GRPC_ROUNDS ?? 5);
+const GRPC_CHANNELS = Number(process.env.BENCH_GRPC_CHANNELS ?? 16);
 const OUT = process.env.BENCH_OUT ?? join(root, 'bench/results/latest.json');
 const work = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
 
@@ -263,12 +273,17 @@ const tls = await tlsSection({
   work, upstreamPort: u1, load, rounds: TLS_ROUNDS, seconds: SECONDS, connections: CONNECTIONS, handshakeProcesses: HANDSHAKE_PROCESSES, smoke: SMOKE,
   startSwitchyard: (pair) => startSwitchyard(upstream.ports, { access: true, tls: pair }),
 });
+const h2 = await h2loadSection({
+  work, upstreamPort: u1, rounds: H2_ROUNDS, seconds: SECONDS, connections: CONNECTIONS, streams: H2_STREAMS, smoke: SMOKE,
+  startSwitchyard: () => startSwitchyard(upstream.ports, { access: true }),
+});
 await stop(upstream.child);
+const grpc = await grpcSection({ root, work, rounds: GRPC_ROUNDS, seconds: SECONDS, channels: GRPC_CHANNELS, smoke: SMOKE });
 
 mkdirSync(dirname(OUT), { recursive: true });
 writeFileSync(OUT, `${JSON.stringify({
   at: new Date().toISOString(), smoke: SMOKE, upstream: upstream.kind, loader: LOADER, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, fixedRate: FIXED_RATE,
-  node: process.version, ...summary, results, tls,
+  node: process.version, ...summary, results, tls, h2, grpc,
 }, null, 2)}\n`);
 console.log(`written: ${OUT}`);
 process.exit(0);

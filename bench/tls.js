@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { cpuSeconds, has, median, start, startNginxProxy, stop, waitForPort } from './lib.js';
+import { has, markdownTable, median, start, startNginxProxy, stop, waitForPort, withCpu } from './lib.js';
 
 /** A self-signed ECDSA P-256 pair for localhost and 127.0.0.1, made now in `dir` (no key is ever committed). */
 export function makePair(dir) {
@@ -62,13 +62,8 @@ async function handshakes(url, { processes, seconds }) {
 }
 
 /** One load on one row, with the CPU the row's process spent per request (or handshake) over it. */
-async function measure(entry, run) {
-  const pid = entry.peer.child.pid;
-  const before = cpuSeconds(pid);
-  const result = await run(entry.url);
-  const after = cpuSeconds(pid);
-  result.cpuUsPerRequest = before !== null && after !== null && result.requests > 0 ? ((after - before) * 1e6) / result.requests : null;
-  return result;
+function measure(entry, run) {
+  return withCpu(entry.peer.child.pid, () => run(entry.url));
 }
 
 /**
@@ -160,11 +155,9 @@ function print(results, ratios, { connections, handshakeProcesses }) {
     nginx ? fmt(result.handshakes.rps / nginx.handshakes.rps) : '-',
     String(result.keepAlive.errors + result.handshakes.errors),
   ]));
-  const widths = header.map((_, column) => Math.max(header[column].length, ...table.map((row) => row[column].length)));
-  const line = (cells) => `| ${cells.map((cell, column) => cell.padEnd(widths[column])).join(' | ')} |`;
   const negotiated = [...new Set(results.filter((result) => !result.missing).map((result) => result.negotiated))].join(' / ');
   console.log(`\nHTTPS (${negotiated}; one pair for both): keep-alive at ${connections} connections; full handshakes: ${handshakeProcesses} × openssl s_time -new, one GET / per connection`);
-  console.log(`${line(header)}\n| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |\n${table.map(line).join('\n')}`);
+  console.log(markdownTable(header, table));
   const show = (label, ratio) => `${label} ${fmt(ratio.median)}× (rounds ${ratio.rounds.map((value) => fmt(value)).join(', ')})`;
   if (ratios.keepAlive.median !== null) {
     console.log(`\nswitchyard / nginx over https, per round, median:\n  ${[

@@ -1,5 +1,6 @@
-// A smoke run of `npm run bench`: every row starts, answers a few hundred requests without
-// an error, and the JSON is written. The numbers themselves are for `npm run bench` only.
+// A smoke run of `npm run bench`: every row starts (the HTTPS, HTTP/2 and gRPC ones too),
+// answers a few hundred requests without an error, and the JSON is written. The numbers
+// themselves are for `npm run bench` only.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -49,4 +50,22 @@ t.test('npm run bench, smoke mode', async (t) => {
     t.ok((row.keepAlive?.rps ?? 0) > 0 && (row.handshakes?.rps ?? 0) > 0, `${row.name}: keep-alive and handshakes over https`);
   }
   t.match(output, /switchyard \/ nginx over https, per round, median:/);
+  // HTTP/2 rows (SPEC §14 bench): h2load over h2c against Switchyard and nginx (`listen … http2`).
+  type Row = { name: string; missing?: string; rps?: number; errors?: number; failures?: string[] };
+  const { h2, grpc } = report as { h2?: { results: Row[] }; grpc?: { results: Row[] } };
+  t.same(h2?.results.map((row) => row.name.split(' ')[0]), ['switchyard', 'nginx'], 'h2load rows present');
+  for (const row of h2?.results ?? []) {
+    t.notOk(row.missing, `${row.name} ran`);
+    t.ok((row.rps ?? 0) > 0, `${row.name}: answered over h2c`);
+    t.equal(row.errors, 0, `${row.name}: no errors ${JSON.stringify(row.failures ?? [])}`);
+  }
+  t.match(output, /switchyard \/ nginx over h2c, per round, median:\n {2}req\/s [\d.]+×/);
+  // gRPC rows: unary calls direct, through Switchyard (h2c → protocol: h2c) and nginx grpc_pass.
+  t.same(grpc?.results.map((row) => row.name.split(' ')[0]), ['direct', 'switchyard', 'nginx'], 'gRPC rows present');
+  for (const row of grpc?.results ?? []) {
+    t.notOk(row.missing, `${row.name} ran`);
+    t.ok((row.rps ?? 0) > 0, `${row.name}: unary calls answered`);
+    t.equal(row.errors, 0, `${row.name}: no failed calls ${JSON.stringify(row.failures ?? [])}`);
+  }
+  t.match(output, /gRPC, per round, median:\n {2}calls\/s, switchyard \/ direct [\d.]+×.*\n {2}calls\/s, switchyard \/ nginx [\d.]+×/);
 });
