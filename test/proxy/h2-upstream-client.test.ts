@@ -1,8 +1,10 @@
 // The upstream HTTP/2 client against real node:http2 servers (h2c and TLS) and a real grpc-js
 // server, driven as the Exchange drives it: undici legacy dispatch-handler callbacks.
+import * as grpc from '@grpc/grpc-js';
 import http2, { type ServerHttp2Stream } from 'node:http2';
 import { createServer as createNetServer, type Socket } from 'node:net';
-import { PassThrough } from 'node:stream';
+import { createServer as createHttpServer } from 'node:http';
+import { PassThrough, type Duplex } from 'node:stream';
 import { createSecureContext } from 'node:tls';
 import tls from 'node:tls';
 import t, { type Test } from 'tap';
@@ -336,6 +338,44 @@ t.test('GOAWAY from a server shutting down with 50 streams in flight: all finish
   await waitFor('the old session closed once its streams ended', () => h2.connected === 0);
 });
 
+t.test('an idle session the upstream sent GOAWAY is not used again: the next request opens a new one', async (t) => {
+  const upstream = await h2Upstream(t, (stream) => {
+    stream.respond({ ':status': 200 });
+    stream.end(`stream ${stream.id}`);
+  });
+  const h2 = client(t, upstream.origin);
+  t.equal((await send(h2, request('/'))).body, 'stream 1');
+  for (const session of upstream.sessions) session.goaway(NGHTTP2_NO_ERROR, 1);
+  await waitFor('the client let the session go', () => h2.connected === 0);
+  const next = await send(h2, request('/'));
+  t.equal(next.body, 'stream 1', 'the first stream of a new session');
+  t.equal(next.fresh, true);
+  t.equal(upstream.opened, 2);
+});
+
+t.test('an Upgrade request goes over HTTP/1.1 to the same origin', async (t) => {
+  const server = createHttpServer();
+  server.on('upgrade', (req, socket: Socket) => {
+    socket.end(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${req.headers.upgrade}\r\n\r\nhello`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const h2 = client(t, `http://127.0.0.1:${(server.address() as { port: number }).port}`);
+  const upgraded = await new Promise<{ status: number; head: string }>((resolve, reject) => {
+    h2.dispatch(request('/ws', [], { upgrade: 'websocket' }), {
+      onConnect() {},
+      onError: reject,
+      onUpgrade(status: number, _headers: Buffer[] | string[] | null, socket: Duplex) {
+        const chunks: Buffer[] = [];
+        socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+        socket.on('end', () => resolve({ status, head: Buffer.concat(chunks).toString() }));
+      },
+    } as Dispatcher.DispatchHandler);
+  });
+  t.equal(upgraded.status, 101);
+  t.equal(upgraded.head, 'hello');
+});
+
 t.test('RST_STREAM REFUSED_STREAM: a Buffer body is sent once more; a streamed body fails with H2_REFUSED_STREAM', async (t) => {
   let refusals = 0;
   const upstream = await h2Upstream(t, (stream, headers) => {
@@ -539,4 +579,131 @@ t.test('https target that does not choose h2 in ALPN → H2_NOT_NEGOTIATED', asy
   const handler = await send(h2, request('/'));
   t.match(handler.error?.code, new RegExp(`${H2_NOT_NEGOTIATED}|ERR_SSL_NO_APPLICATION_PROTOCOL|ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL`));
   t.same(handler.events, ['error']);
+});
+
+// --- against a real gRPC server (grpc-js), messages as raw bytes ---
+
+const passThrough = { serialize: (value: Buffer): Buffer => value, deserialize: (bytes: Buffer): Buffer => bytes };
+
+function method(path: string, requestStream: boolean, responseStream: boolean): grpc.MethodDefinition<Buffer, Buffer> {
+  return {
+    path, requestStream, responseStream, originalName: path.split('/').pop()!,
+    requestSerialize: passThrough.serialize, requestDeserialize: passThrough.deserialize,
+    responseSerialize: passThrough.serialize, responseDeserialize: passThrough.deserialize,
+  };
+}
+
+const ECHO_SERVICE = {
+  unary: method('/test.Echo/Unary', false, false),
+  bidi: method('/test.Echo/Bidi', true, true),
+};
+
+/** A grpc-js server of ECHO_SERVICE: unary echoes (`fail` → NOT_FOUND, `hold` → waits for `release`), bidi echoes each message. */
+async function grpcEcho(t: Test) {
+  const server = new grpc.Server();
+  const held: (() => void)[] = [];
+  server.addService(ECHO_SERVICE, {
+    unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+      const text = call.request.toString();
+      if (text === 'fail') return callback({ code: grpc.status.NOT_FOUND, details: 'no such thing' });
+      const answer = (): void => callback(null, Buffer.from(`echo ${text}`), new grpc.Metadata());
+      if (text === 'hold') held.push(answer);
+      else answer();
+    },
+    bidi: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+      call.on('data', (message: Buffer) => call.write(Buffer.from(`echo ${message.toString()}`)));
+      call.on('end', () => call.end());
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err === null ? resolve(bound) : reject(err)));
+  });
+  t.teardown(() => server.forceShutdown());
+  return { server, origin: `http://127.0.0.1:${port}`, held };
+}
+
+/** A gRPC message frame (gRPC over HTTP/2: 1-byte flag, 4-byte length, payload). */
+function frame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const out = Buffer.alloc(5 + payload.length);
+  out.writeUInt32BE(payload.length, 1);
+  payload.copy(out, 5);
+  return out;
+}
+
+/** The payloads of the gRPC frames in `bytes`. */
+function messages(bytes: Buffer): string[] {
+  const out: string[] = [];
+  for (let at = 0; at + 5 <= bytes.length;) {
+    const length = bytes.readUInt32BE(at + 1);
+    out.push(bytes.subarray(at + 5, at + 5 + length).toString());
+    at += 5 + length;
+  }
+  return out;
+}
+
+function grpcCall(path: string, body: Dispatcher.DispatchOptions['body']): Dispatcher.DispatchOptions {
+  return request(path, ['content-type', 'application/grpc', 'te', 'trailers'], { method: 'POST', body });
+}
+
+t.test('grpc-js: a unary call (message, then grpc-status in trailers) and a failed one (trailers-only)', async (t) => {
+  const echo = await grpcEcho(t);
+  const h2 = client(t, echo.origin);
+  const ok = await send(h2, grpcCall('/test.Echo/Unary', frame('hi')));
+  t.equal(ok.status, 200);
+  t.same(messages(Buffer.concat(ok.chunks)), ['echo hi']);
+  t.same(ok.trailer('grpc-status'), ['0']);
+
+  const failed = await send(h2, grpcCall('/test.Echo/Unary', frame('fail')));
+  t.same(failed.events, ['connect', 'started', 'headers 200', 'complete']);
+  t.same(failed.header('grpc-status'), ['5']);
+  t.same(failed.header('grpc-message'), ['no%20such%20thing'], 'percent-encoded as the gRPC spec says, relayed as is');
+});
+
+t.test('grpc-js: a bidi stream — each request message is answered while the request body still streams', async (t) => {
+  const echo = await grpcEcho(t);
+  const h2 = client(t, echo.origin);
+  const body = new PassThrough();
+  const handler = new RecordingHandler();
+  const seen: string[] = [];
+  let next: (() => void) | null = null;
+  handler.onDataHook = (self) => {
+    const now = messages(Buffer.concat(self.chunks));
+    if (now.length > seen.length) {
+      seen.splice(0, seen.length, ...now);
+      next?.();
+    }
+  };
+  const answered = (count: number): Promise<void> => new Promise((resolve) => {
+    next = () => { if (seen.length >= count) resolve(); };
+    next();
+  });
+  h2.dispatch(grpcCall('/test.Echo/Bidi', body), handler);
+  body.write(frame('one'));
+  await answered(1);
+  t.same(seen, ['echo one'], 'the first answer came before the second message was sent');
+  body.write(frame('two'));
+  await answered(2);
+  body.end();
+  await handler.done;
+  t.same(messages(Buffer.concat(handler.chunks)), ['echo one', 'echo two']);
+  t.same(handler.trailer('grpc-status'), ['0']);
+});
+
+t.test('grpc-js tryShutdown with 50 calls in flight: all finish with grpc-status 0; the next call does not reuse the session', async (t) => {
+  const echo = await grpcEcho(t);
+  const h2 = client(t, echo.origin);
+  const handlers = Array.from({ length: 50 }, () => new RecordingHandler());
+  for (const handler of handlers) h2.dispatch(grpcCall('/test.Echo/Unary', frame('hold')), handler);
+  await waitFor('50 calls held', () => echo.held.length === 50);
+  const shutdown = new Promise<void>((resolve) => echo.server.tryShutdown(() => resolve()));
+  await waitFor('the client saw GOAWAY', async () => {
+    const probe = await send(h2, grpcCall('/test.Echo/Unary', frame('probe')));
+    return probe.error?.code === 'ECONNREFUSED';
+  });
+  for (const answer of echo.held.splice(0)) answer();
+  await Promise.all(handlers.map((handler) => handler.done));
+  t.same(handlers.filter((handler) => handler.error !== null).map((handler) => handler.error!.code), []);
+  t.ok(handlers.every((handler) => handler.trailer('grpc-status')[0] === '0' && messages(Buffer.concat(handler.chunks))[0] === 'echo hold'));
+  await shutdown;
 });
