@@ -15,15 +15,16 @@ import tls, { type TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { DEFAULT_UPSTREAM_TLS, type UpstreamTlsSource } from '../tls/upstream-tls.js';
 import { UpstreamClient, connectOptions, type TargetClient, type UpstreamClientOptions } from './upstream-client.js';
+import { H2_REFUSED_STREAM } from './upstream-errors.js';
 
 /**
- * The upstream refused the stream before processing it: RST_STREAM REFUSED_STREAM, a GOAWAY whose
- * lastStreamId is below it, or a session already going away when the stream was opened
- * (RFC 9113 §8.7). Nothing was processed, so any method may be sent again. Raised only when the
+ * `H2_REFUSED_STREAM` (upstream-errors.ts, which classifies it): the upstream refused the stream
+ * before processing it — RST_STREAM REFUSED_STREAM, a GOAWAY whose lastStreamId is below it, or a
+ * session already going away when the stream was opened (RFC 9113 §8.7). Raised only when the
  * client's own one retry on another session was not possible (a streamed body, an answer begun)
  * or was refused too.
  */
-export const H2_REFUSED_STREAM = 'H2_REFUSED_STREAM';
+export { H2_REFUSED_STREAM };
 /** The upstream reset the stream (RST_STREAM other than REFUSED_STREAM, or an end before the response did): maybe processed, not retryable. */
 export const H2_STREAM_RESET = 'H2_STREAM_RESET';
 /** An `https:` target did not choose `h2` in ALPN (RFC 7301): it speaks HTTP/1.1 only, or the pool's protocol is wrong. No request was sent. */

@@ -20,6 +20,8 @@ const NOT_SENT = new Set([
   // HTTP/2: the upstream refused the stream (RST_STREAM REFUSED_STREAM, or above a GOAWAY's
   // last stream id), which RFC 9113 §8.7 says was not processed: safe to retry for any method.
   H2_REFUSED_STREAM,
+  // The upstream's TLS server did not pick h2 by ALPN: nothing was sent (the upstream's fault).
+  'H2_NOT_NEGOTIATED',
 ]);
 
 /** The upstream closed the connection before sending a response byte. */
