@@ -24,6 +24,8 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY config ./config
+# The .proto files `demo --grpc` serves (found beside dist/ at run time).
+COPY proto ./proto
 # The `node` user (uid 1000) ships with the official image; nothing here needs root.
 USER node
 EXPOSE 8080 8081 9901 9902

@@ -83,8 +83,11 @@ export interface ChildGrpcEcho extends GrpcEcho {
 
 const LOADER_OPTIONS: protoLoader.Options = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true };
 
-function loadProto(file: string): grpc.GrpcObject {
-  return grpc.loadPackageDefinition(protoLoader.loadSync(`${FIXTURES}${file}`, LOADER_OPTIONS));
+/** The package's own protos (the shipped grpc.health.v1 among them), beside the test-only echo.proto. */
+const SHIPPED = fileURLToPath(new URL('../../proto/', import.meta.url));
+
+function loadProto(file: string, dir = FIXTURES): grpc.GrpcObject {
+  return grpc.loadPackageDefinition(protoLoader.loadSync(`${dir}${file}`, LOADER_OPTIONS));
 }
 
 let loaded: { echo: grpc.ServiceClientConstructor; health: grpc.ServiceClientConstructor } | null = null;
@@ -92,7 +95,7 @@ let loaded: { echo: grpc.ServiceClientConstructor; health: grpc.ServiceClientCon
 function services() {
   if (loaded !== null) return loaded;
   const echo = (loadProto('echo.proto').switchyard as grpc.GrpcObject).test as grpc.GrpcObject;
-  const health = ((loadProto('health.proto').grpc as grpc.GrpcObject).health as grpc.GrpcObject).v1 as grpc.GrpcObject;
+  const health = ((loadProto('grpc/health/v1/health.proto', SHIPPED).grpc as grpc.GrpcObject).health as grpc.GrpcObject).v1 as grpc.GrpcObject;
   loaded = { echo: echo.Echo as grpc.ServiceClientConstructor, health: health.Health as grpc.ServiceClientConstructor };
   return loaded;
 }
