@@ -337,6 +337,8 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
   }
 
   onComplete(trailers: string[] | null): void {
+    // An end with no final head is no answer (a client that lost its stream must say so, not end it).
+    if (this.status === 0) return this.onError(new ExchangeError('UND_ERR_SOCKET', 'the upstream ended the stream without a response'));
     if (!this.answeredWhole) {
       if (this.head !== null) this.sendHead(); // undici routes a throw here to onError
       const raw = trailers as unknown as Buffer[] | null;

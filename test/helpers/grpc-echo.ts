@@ -113,10 +113,16 @@ function statusOf(name: string, request: { status?: number; details?: string; tr
 }
 
 /** Runs `then` after `ms` unless the call is cancelled first. */
-function after(ms: number | undefined, call: { once(event: 'cancelled', listener: () => void): unknown }, then: () => void): void {
+function after(ms: number | undefined, call: { once(event: 'cancelled', listener: () => void): unknown; off(event: 'cancelled', listener: () => void): unknown },
+  then: () => void): void {
   if (!ms) return then();
-  const timer = setTimeout(then, ms);
-  call.once('cancelled', () => clearTimeout(timer));
+  // The listener goes when the timer fires: a long stream adds one per message otherwise.
+  const cancel = (): void => clearTimeout(timer);
+  const timer = setTimeout(() => {
+    call.off('cancelled', cancel);
+    then();
+  }, ms);
+  call.once('cancelled', cancel);
 }
 
 /** The Echo and Health services on a grpc-js server, without tap (the child process uses it too). */
