@@ -6,38 +6,19 @@
 // node:http2 finishes the streams up to lastStreamId and ends the later ones with
 // REFUSED_STREAM, which this client retries (test/h2/goaway-client-choice.test.ts).
 //
-// Per request one H2Request object; its stream and body listeners are module functions on a
-// tagged stream or body (no closure per request or per chunk).
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+// Each request is an H2Request (h2-upstream-request.ts); header conversion and error codes are
+// in h2-protocol.ts. This file owns the sessions: opening, sharing, GOAWAY, idle, close.
+import http2, { type ClientHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import tls, { type TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { DEFAULT_UPSTREAM_TLS, type UpstreamTlsSource } from '../tls/upstream-tls.js';
+import { H2ClientError, H2_NOT_NEGOTIATED, destroyedError } from './h2-protocol.js';
+import { H2Request, newRequest } from './h2-upstream-request.js';
 import { UpstreamClient, connectOptions, type TargetClient, type UpstreamClientOptions } from './upstream-client.js';
-import { H2_REFUSED_STREAM } from './upstream-errors.js';
 
-/**
- * `H2_REFUSED_STREAM` (upstream-errors.ts, which classifies it): the upstream refused the stream
- * before processing it — RST_STREAM REFUSED_STREAM, a GOAWAY whose lastStreamId is below it, or a
- * session already going away when the stream was opened (RFC 9113 §8.7). Raised only when the
- * client's own one retry on another session was not possible (a streamed body, an answer begun)
- * or was refused too.
- */
-export { H2_REFUSED_STREAM };
-/** The upstream reset the stream (RST_STREAM other than REFUSED_STREAM, or an end before the response did): maybe processed, not retryable. */
-export const H2_STREAM_RESET = 'H2_STREAM_RESET';
-/** An `https:` target did not choose `h2` in ALPN (RFC 7301): it speaks HTTP/1.1 only, or the pool's protocol is wrong. No request was sent. */
-export const H2_NOT_NEGOTIATED = 'H2_NOT_NEGOTIATED';
-
-/** An error of this client, with the `code` upstream-errors.ts classifies by. */
-export class H2ClientError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.code = code;
-  }
-}
+/** The client's error codes and error class (h2-protocol.ts), for those who meet them. */
+export { H2ClientError, H2_NOT_NEGOTIATED, H2_REFUSED_STREAM, H2_STREAM_RESET } from './h2-protocol.js';
 
 const DEFAULT_CONNECTIONS = 256;
 /**
@@ -64,21 +45,15 @@ const SESSION_SETTINGS: http2.Settings = { enablePush: false, initialWindowSize:
 /** Node's credit limit (MB) for a session's outbound queue and header tables; past it new streams are refused locally. */
 const MAX_SESSION_MEMORY_MB = 64;
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
-/** RFC 9113 §8.2.2 connection-specific fields (never sent in HTTP/2), plus the h2c upgrade's own. */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
 
-const kRequest = Symbol('h2Request');
 const kSession = Symbol('h2Session');
-type TaggedStream = ClientHttp2Stream & { [kRequest]: H2Request };
-type TaggedBody = Readable & { [kRequest]?: H2Request | undefined };
 type TaggedSession = ClientHttp2Session & { [kSession]: Session };
 
 type Handler = Dispatcher.DispatchHandler;
 
 /** One session and what this client knows of it. */
-class Session {
+export class Session {
   /** Our streams open on it (counted until each stream's 'close'). */
   active = 0;
   /** Streams ever started on it: the first one is on a fresh connection. */
@@ -439,349 +414,6 @@ export class H2UpstreamClient implements TargetClient {
   }
 }
 
-/**
- * One dispatched request, across its stream and (once) its refusal retry. Exactly one of
- * handler.onComplete / handler.onError is called (`done`), whatever calls abort and when.
- */
-class H2Request {
-  done = false;
-  private readonly headers: OutgoingHttpHeaders;
-  private readonly body: Buffer | Readable | null;
-  private stream: TaggedStream | null = null;
-  private session: Session | null = null;
-  /** onConnect was called (once per dispatch, not again for the retry). */
-  private connected = false;
-  /** onResponseStarted / onHeaders were called: the answer began, no retry any more. */
-  private answered = false;
-  private retried = false;
-  private bodyAttached = false;
-  private trailers: Buffer[] | null = null;
-  private headersTimer: NodeJS.Timeout | null = null;
-
-  constructor(private readonly client: H2UpstreamClient, options: Dispatcher.DispatchOptions, private readonly handler: Handler) {
-    this.headers = requestHeaders(options, client.requestScheme, client.defaultAuthority);
-    this.body = requestBody(options.body);
-  }
-
-  /** Opens the stream on `session` (which has room). */
-  start(session: Session): void {
-    session.active++;
-    const fresh = session.started++ === 0;
-    this.client.clearIdle(session);
-    if (!this.connected) {
-      this.connected = true;
-      this.client.setFresh(fresh);
-      try {
-        this.handler.onConnect?.(this.abort);
-      } finally {
-        this.client.clearFresh();
-      }
-    }
-    if (this.done) return this.release(session); // aborted from onConnect
-    let stream: TaggedStream;
-    try {
-      stream = session.h2.request(this.headers, { endStream: this.body === null }) as TaggedStream;
-    } catch (err) {
-      this.release(session);
-      const code = (err as { code?: unknown }).code;
-      // The session went away between our check and now (a GOAWAY or close in the same turn): never sent.
-      if (code === 'ERR_HTTP2_GOAWAY_SESSION' || code === 'ERR_HTTP2_INVALID_SESSION') {
-        session.draining = true;
-        return this.refused(err);
-      }
-      // Node refused the request as given (a header it will not send): the same on every target.
-      return this.fail(new H2ClientError('UND_ERR_INVALID_ARG', `request not sendable over HTTP/2: ${(err as Error).message}`, err));
-    }
-    this.stream = stream;
-    this.session = session;
-    stream[kRequest] = this;
-    stream.on('response', onStreamResponse);
-    stream.on('headers', onStreamInformational);
-    stream.on('trailers', onStreamTrailers);
-    stream.on('data', onStreamData);
-    stream.on('end', onStreamEnd);
-    stream.on('error', noop); // the outcome is read at 'close' (rstCode, the session's state)
-    stream.on('close', onStreamClose);
-    const body = this.body;
-    if (body === null) this.armHeadersTimer();
-    else if (Buffer.isBuffer(body)) {
-      stream.end(body);
-      this.armHeadersTimer();
-    } else this.attachBody(body as TaggedBody, stream);
-  }
-
-  /** abort(err) from the handler: the stream is cancelled (RST_STREAM CANCEL) and onError gets err. */
-  readonly abort = (err?: Error): void => {
-    this.fail(err ?? new H2ClientError('UND_ERR_ABORTED', 'request aborted'));
-  };
-
-  /** undici's `resume` for a paused response body. */
-  readonly resume = (): void => {
-    if (!this.done) this.stream?.resume();
-  };
-
-  /** Ends the request with `err` (once): cancels its stream if open, calls onError. */
-  fail(err: Error): void {
-    if (this.done) return;
-    this.finishUp();
-    const stream = this.stream;
-    if (stream !== null && !stream.closed) stream.close(NGHTTP2_CANCEL);
-    this.handler.onError?.(err);
-  }
-
-  private finishUp(): void {
-    this.done = true;
-    if (this.headersTimer !== null) {
-      clearTimeout(this.headersTimer);
-      this.headersTimer = null;
-    }
-    if (this.bodyAttached) this.detachBody();
-  }
-
-  private release(session: Session): void {
-    session.active--;
-    this.client.afterStream(session);
-  }
-
-  // --- stream events ---
-
-  response(headers: IncomingHttpHeaders, raw: string[]): void {
-    if (this.done) return;
-    if (this.headersTimer !== null) {
-      clearTimeout(this.headersTimer);
-      this.headersTimer = null;
-    }
-    this.head(Number(headers[':status']), raw);
-  }
-
-  informational(headers: IncomingHttpHeaders, raw: string[]): void {
-    if (this.done) return;
-    const status = Number(headers[':status']);
-    if (status >= 100 && status < 200) this.head(status, raw);
-  }
-
-  private head(status: number, raw: string[]): void {
-    const handler = this.handler;
-    try {
-      if (!this.answered) {
-        this.answered = true;
-        handler.onResponseStarted?.();
-        if (this.done) return;
-      }
-      const more = handler.onHeaders?.(status, responseHeaders(raw), this.resume, '');
-      if (more === false && !this.done) this.stream!.pause();
-    } catch (err) {
-      this.fail(err as Error);
-    }
-  }
-
-  trailersArrived(raw: string[]): void {
-    this.trailers = responseHeaders(raw);
-  }
-
-  data(chunk: Buffer): void {
-    if (this.done) return;
-    try {
-      if (this.handler.onData?.(chunk) === false && !this.done) this.stream!.pause();
-    } catch (err) {
-      this.fail(err as Error);
-    }
-  }
-
-  /** The response ended (END_STREAM read): the answer is whole. */
-  ended(): void {
-    if (this.done) return;
-    const stream = this.stream!;
-    // node:http2 also ends the readable side of a stream cut short (its session lost, or destroyed
-    // by us) after what arrived: not an answer. 'close' follows and says what it was.
-    const rst = stream.rstCode;
-    if ((rst !== undefined && rst !== NGHTTP2_NO_ERROR) || this.client.isDestroyed) return;
-    this.finishUp();
-    // The answer is whole while the request still uploads: stop it (RFC 9113 §8.1 lets either side end early without error).
-    if (!stream.writableEnded && !stream.closed) stream.close(NGHTTP2_NO_ERROR);
-    try {
-      this.handler.onComplete?.(this.trailers as unknown as string[] | null);
-    } catch (err) {
-      // As undici does: a handler that throws from onComplete hears of it in onError.
-      this.handler.onError?.(err as Error);
-    }
-  }
-
-  /** The stream closed: free its slot; if the answer did not end, say why (or retry a refused one). */
-  closed(): void {
-    const stream = this.stream!;
-    const session = this.session!;
-    this.stream = null;
-    this.session = null;
-    this.release(session);
-    if (this.done) return;
-    if (this.client.isDestroyed) return this.fail(destroyedError());
-    const rst = stream.rstCode ?? NGHTTP2_NO_ERROR;
-    const id = stream.id;
-    if (rst === NGHTTP2_REFUSED_STREAM || (session.goawayLast >= 0 && (id === undefined || id > session.goawayLast))) {
-      return this.refused(new H2ClientError(H2_REFUSED_STREAM, `upstream refused stream ${id ?? '(unsent)'}`));
-    }
-    // No stream id: its HEADERS never left (the session closed first).
-    if (id === undefined) return this.refused(new H2ClientError(H2_REFUSED_STREAM, 'the session closed before the stream was sent'));
-    if (session.h2.destroyed) {
-      const cause = session.error;
-      return this.fail(new H2ClientError('UND_ERR_SOCKET',
-        `upstream HTTP/2 session closed with stream ${id} open${cause === null ? '' : `: ${cause.message}`}`, cause ?? undefined));
-    }
-    this.fail(new H2ClientError(H2_STREAM_RESET, rst === NGHTTP2_NO_ERROR
-      ? `upstream closed stream ${id} before the response ended`
-      : `upstream reset stream ${id}: ${rstName(rst)}`));
-  }
-
-  /**
-   * The stream was never processed upstream. Sent once more on another session (a new one if
-   * none has room) when the body can be sent again and no answer began; else H2_REFUSED_STREAM.
-   */
-  private refused(cause: unknown): void {
-    if (this.done) return;
-    if (!this.retried && !this.answered && !this.client.isDestroyed && (this.body === null || Buffer.isBuffer(this.body)) && !this.bodyAttached) {
-      this.retried = true;
-      this.trailers = null;
-      this.client.place(this, true);
-      return;
-    }
-    this.fail(new H2ClientError(H2_REFUSED_STREAM, 'upstream refused the stream (not processed)', cause));
-  }
-
-  headersTimedOut(): void {
-    this.headersTimer = null;
-    this.fail(new H2ClientError('UND_ERR_HEADERS_TIMEOUT', `no response head within ${this.client.headersMs} ms`));
-  }
-
-  /** Counted from the end of the request (the whole request is sent), as a server answers after reading it. */
-  private armHeadersTimer(): void {
-    const ms = this.client.headersMs;
-    if (ms > 0 && !this.answered && !this.done && this.headersTimer === null) this.headersTimer = setTimeout(onHeadersTimeout, ms, this);
-  }
-
-  // --- a streamed request body (a Readable): piped with backpressure ---
-
-  private attachBody(body: TaggedBody, stream: TaggedStream): void {
-    this.bodyAttached = true;
-    body[kRequest] = this;
-    body.on('data', onBodyData);
-    body.on('end', onBodyEnd);
-    body.on('error', onBodyError);
-    stream.on('drain', onStreamDrain);
-    if (body.readableEnded) this.bodyEnded();
-    else body.resume();
-  }
-
-  private detachBody(): void {
-    this.bodyAttached = false;
-    const body = this.body as TaggedBody;
-    body[kRequest] = undefined;
-    body.off('data', onBodyData);
-    body.off('end', onBodyEnd);
-    body.off('error', onBodyError);
-    this.stream?.off('drain', onStreamDrain);
-  }
-
-  bodyData(body: Readable, chunk: Buffer): void {
-    const stream = this.stream;
-    if (stream !== null && !stream.write(chunk)) body.pause();
-  }
-
-  bodyDrained(): void {
-    if (this.bodyAttached) (this.body as Readable).resume();
-  }
-
-  bodyEnded(): void {
-    this.stream?.end();
-    this.armHeadersTimer();
-  }
-}
-
-// --- header conversion (one pass each way) ---
-
-/**
- * undici dispatch options → an HTTP/2 request head (RFC 9113 §8.3.1): `:method`, `:path`,
- * `:scheme` of the target, `:authority` from Host (else the target's host:port), Host dropped.
- * Connection-specific fields are dropped (§8.2.2), `te` kept only as `trailers`; names are
- * lower-cased (§8.2), repeated fields kept as arrays.
- */
-export function requestHeaders(options: Dispatcher.DispatchOptions, scheme: string, defaultAuthority: string): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = Object.create(null) as OutgoingHttpHeaders;
-  out[':method'] = options.method;
-  out[':path'] = options.path;
-  out[':scheme'] = scheme;
-  let authority: string | undefined;
-  const raw = options.headers;
-  if (Array.isArray(raw)) {
-    for (let i = 0; i < raw.length; i += 2) authority = addHeader(out, raw[i] as string, raw[i + 1] as string, authority);
-  } else if (raw !== null && raw !== undefined && typeof raw === 'object') {
-    for (const [name, value] of Object.entries(raw as Record<string, string | string[] | undefined>)) {
-      if (value === undefined) continue;
-      if (Array.isArray(value)) for (const one of value) authority = addHeader(out, name, one, authority);
-      else authority = addHeader(out, name, String(value), authority);
-    }
-  }
-  out[':authority'] = authority ?? defaultAuthority;
-  return out;
-}
-
-function addHeader(out: OutgoingHttpHeaders, name: string, value: string, authority: string | undefined): string | undefined {
-  const lower = name.toLowerCase();
-  if (lower === 'host') return authority ?? value;
-  if (CONNECTION_SPECIFIC.has(lower) || lower.charCodeAt(0) === 58 /* ':' */) return authority;
-  if (lower === 'te' && value.trim().toLowerCase() !== 'trailers') return authority;
-  const seen = out[lower];
-  if (seen === undefined) out[lower] = value;
-  else if (Array.isArray(seen)) seen.push(value);
-  else out[lower] = [seen as string, value];
-  return authority;
-}
-
-/** node:http2's raw header list (names lower-case) → undici's flat Buffer pairs, pseudo-headers left out. */
-function responseHeaders(raw: readonly string[]): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.charCodeAt(0) === 58) continue;
-    out.push(Buffer.from(name, 'latin1'), Buffer.from(raw[i + 1]!, 'latin1'));
-  }
-  return out;
-}
-
-function requestBody(body: Dispatcher.DispatchOptions['body']): Buffer | Readable | null {
-  if (body === null || body === undefined) return null;
-  if (Buffer.isBuffer(body)) return body.length === 0 ? null : body;
-  if (typeof body === 'string') return body.length === 0 ? null : Buffer.from(body);
-  if (body instanceof Uint8Array) return body.length === 0 ? null : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  if (typeof (body as Readable).on === 'function' && typeof (body as Readable).resume === 'function') return body as Readable;
-  throw new H2ClientError('UND_ERR_INVALID_ARG', 'unsupported request body type for HTTP/2');
-}
-
-/** RFC 9113 §7 error codes by value. */
-const ERROR_CODE_NAMES = [
-  'NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED', 'FRAME_SIZE_ERROR',
-  'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED',
-];
-
-/** The RST_STREAM code's name, e.g. `INTERNAL_ERROR (2)`. */
-export function rstName(code: number): string {
-  return `${ERROR_CODE_NAMES[code] ?? 'unknown error code'} (${code})`;
-}
-
-/** An H2Request, or null when the options cannot be sent (the handler was told with onError). */
-function newRequest(client: H2UpstreamClient, options: Dispatcher.DispatchOptions, handler: Handler): H2Request | null {
-  try {
-    return new H2Request(client, options, handler);
-  } catch (err) {
-    handler.onError?.(err as Error);
-    return null;
-  }
-}
-
-function destroyedError(): H2ClientError {
-  return new H2ClientError('UND_ERR_DESTROYED', 'the upstream client was destroyed');
-}
-
 /** A session that never connected: the node error itself (ECONNREFUSED, a certificate refusal...), code kept. */
 function connectError(err: Error | null): Error {
   return err ?? new H2ClientError('UND_ERR_SOCKET', 'upstream closed the connection before HTTP/2 was set up');
@@ -792,54 +424,8 @@ function refuseClosed(handler: Handler, destroyed: boolean): boolean {
   return true;
 }
 
-function noop(): void {}
 
-// --- module-level listeners (`this` is the tagged stream, body or session) ---
-
-function onStreamResponse(this: TaggedStream, headers: IncomingHttpHeaders, _flags: number, raw: string[]): void {
-  this[kRequest].response(headers, raw);
-}
-
-function onStreamInformational(this: TaggedStream, headers: IncomingHttpHeaders, _flags: number, raw: string[]): void {
-  this[kRequest].informational(headers, raw);
-}
-
-function onStreamTrailers(this: TaggedStream, _headers: IncomingHttpHeaders, _flags: number, raw: string[]): void {
-  this[kRequest].trailersArrived(raw);
-}
-
-function onStreamData(this: TaggedStream, chunk: Buffer): void {
-  this[kRequest].data(chunk);
-}
-
-function onStreamEnd(this: TaggedStream): void {
-  this[kRequest].ended();
-}
-
-function onStreamClose(this: TaggedStream): void {
-  this[kRequest].closed();
-}
-
-function onStreamDrain(this: TaggedStream): void {
-  this[kRequest].bodyDrained();
-}
-
-function onBodyData(this: TaggedBody, chunk: Buffer): void {
-  this[kRequest]?.bodyData(this, chunk);
-}
-
-function onBodyEnd(this: TaggedBody): void {
-  this[kRequest]?.bodyEnded();
-}
-
-function onBodyError(this: TaggedBody, err: Error): void {
-  // The body's own error object: the Exchange tells a client's failure by identity (err === req.errored).
-  this[kRequest]?.fail(err);
-}
-
-function onHeadersTimeout(request: H2Request): void {
-  request.headersTimedOut();
-}
+// --- module-level session listeners (`this` is the tagged session) ---
 
 function onSessionConnect(this: TaggedSession, _session: ClientHttp2Session, socket: Socket): void {
   // node:http2 ends a finished session's socket and then waits for the peer to close its side
