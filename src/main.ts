@@ -455,8 +455,11 @@ export class Switchyard {
     for (const listener of listeners) tunnels += listener.tunnels.closeAll();
     if (!finished) {
       this.logger.warn({ inflight: this.inflight(), graceMs }, 'shutdown grace over: cutting what is still running');
-      for (const listener of listeners) listener.closeAll();
+      // Upstreams first: each exchange then ends its answer as it can (a gRPC call with an
+      // UNAVAILABLE status, not a dropped connection), given a turn to be written; then the cut.
       await this.pools.destroy();
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const listener of listeners) listener.closeAll();
     }
     await Promise.all(stopped);
     this.fleet.stop();

@@ -276,10 +276,12 @@ const H2_TOO_LARGE = refusal(413, 'request body larger than limits.maxRequestBod
  * a stream error; this checks what a proxy must: CONNECT (501; RFC 8441's extended CONNECT is
  * not offered), the authority — `:authority`, else `Host` — as for HTTP/1.1, and a declared
  * body over `limits.maxRequestBodyBytes` (413). `authority` is what the caller read. None of
- * these close the connection: other streams on it are unaffected.
+ * these close the connection: other streams on it are unaffected. A header list larger than
+ * `limits.maxHeaderBytes` (names and values, `raw`) is refused 431 as over HTTP/1.1.
  */
 export function admitH2(method: string, path: string, authority: string | undefined, contentLength: string | undefined,
-  limits: Readonly<LimitsConfig>): Admission {
+  limits: Readonly<LimitsConfig>, raw: readonly string[]): Admission {
+  if (headerBytes(raw) > limits.maxHeaderBytes) return H2_HEADERS_TOO_LARGE;
   if (method === 'CONNECT') return H2_CONNECT;
   if (authority !== undefined && authority !== lastValidHost) {
     if (!isValidHost(authority)) return H2_INVALID_AUTHORITY;
@@ -292,3 +294,14 @@ export function admitH2(method: string, path: string, authority: string | undefi
 }
 
 const INVALID_TARGET_H2 = refusal(400, 'invalid :path', false);
+const H2_HEADERS_TOO_LARGE = refusal(431, 'request header fields larger than limits.maxHeaderBytes', false);
+
+/**
+ * The size of a header list as `limits.maxHeaderBytes` counts it for HTTP/2: every name and
+ * value, pseudo-headers included (HTTP/1.1 counts the request line and header lines alike).
+ */
+function headerBytes(raw: readonly string[]): number {
+  let bytes = 0;
+  for (let i = 0; i < raw.length; i++) bytes += raw[i]!.length;
+  return bytes;
+}

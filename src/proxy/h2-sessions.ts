@@ -19,7 +19,10 @@ export interface H2SessionsOptions {
   maxHeaderBytes: number;
   /** A session with no open stream for this long is closed with GOAWAY (timeouts.keepAliveMs, as HTTP/1.1's keep-alive). */
   idleMs: number;
-  /** limits.requestHeadMs: an h2c client must finish its 24-byte preface within it. */
+  /**
+   * limits.requestHeadMs: an h2c client must finish its 24-byte preface within it, and a session
+   * sent GOAWAY for being idle must be gone within it (a half-sent HEADERS block holds it).
+   */
   prefaceMs: number;
 }
 
@@ -53,7 +56,10 @@ export class H2Sessions {
   constructor(options: H2SessionsOptions) {
     this.options = options;
     this.server = createServer({
-      settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: options.maxHeaderBytes },
+      // The header list limit is enforced per stream by admitH2 (431, as HTTP/1.1); the SETTINGS
+      // value, which HPACK counts with 32 bytes per field on top (RFC 7541 §4.1), is only the
+      // protocol-level backstop.
+      settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: 2 * options.maxHeaderBytes + 32 * 512 },
       maxSessionRejectedStreams: MAX_REJECTED_STREAMS,
       maxSessionInvalidFrames: MAX_INVALID_FRAMES,
       // Header pairs per block; Node's default (128) would refuse lists HTTP/1.1 accepts.
@@ -72,7 +78,14 @@ export class H2Sessions {
 
   /** A connection whose client speaks HTTP/2 from its first byte (ALPN h2, or the preface sniffed): it becomes a session. */
   adopt(socket: Socket | TLSSocket): void {
+    // node:http and node:https accept sockets half-open (they end them themselves); a session's
+    // socket must close once the client's end arrives, or the session never closes — nor its
+    // streams, whose requests would stay in flight for good.
+    socket.allowHalfOpen = false;
     this.server.emit('connection', socket);
+    // node:http2 reads what is buffered on the socket itself, on its next tick (the sniffed
+    // preface). Then the socket must flow, or its end is never read (a sniffed one was paused).
+    process.nextTick(resumeSocket, socket);
   }
 
   /**
@@ -120,7 +133,6 @@ export class H2Sessions {
       socket.off('close', onClose);
       socket.pause();
       if (seen !== null) socket.unshift(seen);
-      // node:http2 reads what is buffered on the socket itself (on its next tick): no resume.
       if (to === 'h2') return this.adopt(socket);
       http1(socket);
       socket.resume();
@@ -168,10 +180,23 @@ export class H2Sessions {
   private idle(session: Counted): void {
     session[kIdle] = setTimeout(() => {
       session[kIdle] = null;
-      if (session[kOpen] === 0 && !session.closed) session.close();
+      if (session[kOpen] !== 0 || session.closed) return;
+      session.close();
+      // A graceful close waits for streams nghttp2 still holds open: a HEADERS block the client
+      // never finished (slowloris over HTTP/2) is one, and no request of ours. Past the head
+      // deadline the session is cut, as an HTTP/1.1 connection with a half-sent head is (408).
+      setTimeout(destroySession, this.options.prefaceMs, session).unref();
     }, this.options.idleMs);
     session[kIdle].unref();
   }
+}
+
+function destroySession(session: Http2Session): void {
+  if (!session.destroyed) session.destroy();
+}
+
+function resumeSocket(socket: Socket): void {
+  if (!socket.destroyed) socket.resume();
 }
 
 function ignore(): void {}

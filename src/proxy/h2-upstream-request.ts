@@ -10,6 +10,11 @@ import type { H2UpstreamClient, Session } from './h2-upstream-client.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 const kRequest = Symbol('h2Request');
+/**
+ * How much of a streamed body is kept to send again on a refused stream: the request buffer's
+ * size (request-body-buffer.ts), which fits a unary gRPC call and most first messages.
+ */
+const REPLAY_BYTES = 64 * 1024;
 type TaggedStream = ClientHttp2Stream & { [kRequest]: H2Request };
 type TaggedBody = Readable & { [kRequest]?: H2Request | undefined };
 type Handler = Dispatcher.DispatchHandler;
@@ -32,6 +37,14 @@ export class H2Request {
   private answered = false;
   private retried = false;
   private bodyAttached = false;
+  /**
+   * A streamed body's chunks as sent, kept until an answer begins so a refused stream can be
+   * sent again (a gRPC call's body streams); null once past REPLAY_BYTES or answered.
+   */
+  private sent: Buffer[] | null = [];
+  private sentBytes = 0;
+  /** The streamed body ended (its end was written, or is owed to a retried stream). */
+  private bodyDone = false;
   private trailers: Buffer[] | null = null;
   private headersTimer: NodeJS.Timeout | null = null;
 
@@ -84,7 +97,8 @@ export class H2Request {
     else if (Buffer.isBuffer(body)) {
       stream.end(body);
       this.armHeadersTimer();
-    } else this.attachBody(body as TaggedBody, stream);
+    } else if (this.bodyAttached) this.replayBody(stream);
+    else this.attachBody(body as TaggedBody, stream);
   }
 
   /** abort(err) from the handler: the stream is cancelled (RST_STREAM CANCEL) and onError gets err. */
@@ -128,6 +142,7 @@ export class H2Request {
       clearTimeout(this.headersTimer);
       this.headersTimer = null;
     }
+    this.sent = null; // answered: never sent again
     this.head(Number(headers[':status']), raw);
   }
 
@@ -216,7 +231,8 @@ export class H2Request {
    */
   private refused(cause: unknown): void {
     if (this.done) return;
-    if (!this.retried && !this.answered && !this.client.isDestroyed && (this.body === null || Buffer.isBuffer(this.body)) && !this.bodyAttached) {
+    const replayable = this.body === null || Buffer.isBuffer(this.body) || this.sent !== null;
+    if (!this.retried && !this.answered && !this.client.isDestroyed && replayable) {
       this.retried = true;
       this.trailers = null;
       this.client.place(this, true);
@@ -260,8 +276,29 @@ export class H2Request {
   }
 
   bodyData(body: Readable, chunk: Buffer): void {
+    const sent = this.sent;
+    if (sent !== null) {
+      this.sentBytes += chunk.length;
+      if (this.sentBytes <= REPLAY_BYTES) sent.push(chunk);
+      else this.sent = null;
+    }
     const stream = this.stream;
-    if (stream !== null && !stream.write(chunk)) body.pause();
+    if (stream !== null) {
+      if (!stream.write(chunk)) body.pause();
+    } else if (this.sent === null) {
+      // Between a refused stream and its retry, past what is kept: it cannot be sent whole any more.
+      this.fail(new H2ClientError(H2_REFUSED_STREAM, 'upstream refused the stream (not processed) and its body outgrew the replay buffer'));
+    } else body.pause(); // kept; the retry's stream takes the rest
+  }
+
+  /** A refused stream's retry: what was sent goes again, then the body goes on (or ends). */
+  private replayBody(stream: TaggedStream): void {
+    for (const chunk of this.sent!) stream.write(chunk);
+    stream.on('drain', onStreamDrain);
+    if (this.bodyDone) {
+      stream.end();
+      this.armHeadersTimer();
+    } else (this.body as Readable).resume();
   }
 
   bodyDrained(): void {
@@ -269,7 +306,9 @@ export class H2Request {
   }
 
   bodyEnded(): void {
-    this.stream?.end();
+    this.bodyDone = true;
+    if (this.stream === null) return; // a retry's stream will end it
+    this.stream.end();
     this.armHeadersTimer();
   }
 }

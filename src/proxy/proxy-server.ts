@@ -221,7 +221,7 @@ export class ProxyServer implements ExchangeOwner {
     const rawHeaders = req.rawHeaders;
     const requestId = incomingRequestId(rawHeaders) ?? requestIds.next();
     const authority = h2 ? h2Authority(req) : undefined;
-    const admission = h2 ? admitH2(req.method ?? '', req.url ?? '', authority, req.headers['content-length'], this.limits) : admit(req, this.limits);
+    const admission = h2 ? admitH2(req.method ?? '', req.url ?? '', authority, req.headers['content-length'], this.limits, rawHeaders) : admit(req, this.limits);
     if (!admission.ok) return this.refuse(req, res, admission, requestId, startedAt);
     // Absolute-form goes upstream (and into the access log, as nginx's $request_uri) in origin-form.
     if (admission.path !== req.url) req.url = admission.path;

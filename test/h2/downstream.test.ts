@@ -256,3 +256,90 @@ t.test('an h2c preface that never completes is closed within limits.requestHeadM
   const waited = Date.now() - started;
   t.ok(waited >= 250 && waited < 5000, `closed after ${waited} ms`);
 });
+
+t.test('an HTTP/2 client that goes away: its streams end (499), nothing stays in flight, the upstream request is aborted', async (t) => {
+  const ca = testCa(t);
+  const site = ca.leaf('site', ['site.test']);
+  const aborted: string[] = [];
+  const upstream = await startUpstream('slow', (req, res) => {
+    req.resume();
+    res.on('close', () => {
+      if (!res.writableFinished) aborted.push(req.url ?? '');
+    });
+    setTimeout(() => res.end('late'), 20_000).unref();
+  });
+  t.teardown(() => upstream.close());
+  const proxy = await startProxy({ blue: [upstream.url] }, { tls: { host: '127.0.0.1', port: 0, certificates: [{ cert: site.certFile, key: site.keyFile }] } },
+    { probe: async () => ({ ok: true, status: 200, ms: 0 }) });
+  t.teardown(() => proxy.close());
+  const tlsPort = (proxy.switchyard.tls!.server.address() as AddressInfo).port;
+  const { connect: netConnect } = await import('node:net');
+  const { connect: h2Connect } = await import('node:http2');
+  for (const [listener, open] of [
+    ['plain (h2c)', () => netConnect(Number(new URL(proxy.url).port), '127.0.0.1')],
+    ['tls (h2)', () => tlsConnect({ host: '127.0.0.1', port: tlsPort, servername: 'site.test', ca: ca.ca, ALPNProtocols: ['h2'] })],
+  ] as const) {
+    let socket: ReturnType<typeof open> | null = null;
+    const slug = listener.startsWith('tls') ? 'tls' : 'plain';
+    const authority = listener.startsWith('tls') ? `https://site.test:${tlsPort}` : proxy.url;
+    const session = h2Connect(authority, { createConnection: () => (socket = open()) });
+    session.on('error', () => undefined);
+    for (let i = 0; i < 3; i++) session.request({ ':path': `/gone/${slug}/${i}` }).on('error', () => undefined);
+    const deadline = Date.now() + 5000;
+    while (upstream.seen.filter((req) => req.url?.startsWith(`/gone/${slug}`)).length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    t.equal(inflightTotal(proxy) > 0, true, `${listener}: three streams in flight`);
+    socket!.destroy(); // the client vanishes: no RST_STREAM, no GOAWAY
+    while (inflightTotal(proxy) !== 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    t.equal(inflightTotal(proxy), 0, `${listener}: nothing left in flight`);
+    for (let i = 0; i < 3; i++) t.equal((await accessLine(proxy, `/gone/${slug}/${i}`)).status, 499, `${listener}: stream ${i} logged 499`);
+    while (aborted.filter((url) => url.startsWith(`/gone/${slug}`)).length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    t.equal(aborted.filter((url) => url.startsWith(`/gone/${slug}`)).length, 3, `${listener}: the upstream requests were aborted`);
+  }
+});
+
+t.test('a HEADERS block never finished (slowloris over HTTP/2) does not hold its connection for good', async (t) => {
+  const upstream = await startUpstream('blue');
+  t.teardown(() => upstream.close());
+  const proxy = await startProxy({ blue: [upstream.url] }, { timeouts: { keepAliveMs: 300 }, limits: { requestHeadMs: 300 } });
+  t.teardown(() => proxy.close());
+  const { connect } = await import('node:net');
+  const socket = connect(Number(new URL(proxy.url).port), '127.0.0.1');
+  socket.on('error', () => undefined);
+  socket.resume();
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const started = Date.now();
+  socket.write(Buffer.concat([
+    Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+    Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]), // SETTINGS, empty
+    // HEADERS on stream 1: :method GET, :path /, :scheme http (HPACK indexed), END_STREAM but no END_HEADERS.
+    Buffer.from([0, 0, 3, 1, 0x01, 0, 0, 0, 1, 0x82, 0x84, 0x86]),
+  ]));
+  await new Promise((resolve) => socket.once('close', resolve));
+  const waited = Date.now() - started;
+  t.ok(waited < 5000, `closed after ${waited} ms (keepAliveMs 300 + requestHeadMs 300)`);
+  t.equal(inflightTotal(proxy), 0);
+});
+
+t.test('limits.maxHeaderBytes holds for HTTP/2 as for HTTP/1.1: larger header lists get 431, smaller ones pass, above 16 KiB too', async (t) => {
+  // An upstream that takes large heads itself (Node's default is 16 KiB).
+  const { createServer } = await import('node:http');
+  const server = createServer({ maxHeaderSize: 65536 }, (req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }));
+  const upstream = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  for (const limit of [8192, 32768]) {
+    const proxy = await startProxy({ blue: [upstream.url] }, { limits: { maxHeaderBytes: limit } });
+    t.teardown(() => proxy.close());
+    const session = await h2Session(proxy.url);
+    t.teardown(() => session.close());
+    const h1Under = await send(proxy.url, '/h1-under', { headers: { 'x-big': 'a'.repeat(limit - 200) } });
+    const h1Over = await send(proxy.url, '/h1-over', { headers: { 'x-big': 'a'.repeat(limit + 100) } }).catch(() => ({ status: 0 }));
+    const under = await h2Request(session, { ':path': '/h2-under', 'x-big': 'a'.repeat(limit - 200) });
+    const over = await h2Request(session, { ':path': '/h2-over', 'x-big': 'a'.repeat(limit + 100) });
+    t.equal(h1Under.status, 200, `${limit}: HTTP/1.1 under the limit`);
+    t.equal(h1Over.status, 431, `${limit}: HTTP/1.1 over the limit`);
+    t.equal(under.status, 200, `${limit}: HTTP/2 under the limit`);
+    t.equal(over.status, 431, `${limit}: HTTP/2 over the limit`);
+    t.equal((await h2Request(session, { ':path': '/h2-after' })).status, 200, `${limit}: the session serves on`);
+  }
+});

@@ -376,7 +376,7 @@ t.test('an Upgrade request goes over HTTP/1.1 to the same origin', async (t) => 
   t.equal(upgraded.head, 'hello');
 });
 
-t.test('RST_STREAM REFUSED_STREAM: a Buffer body is sent once more; a streamed body fails with H2_REFUSED_STREAM', async (t) => {
+t.test('RST_STREAM REFUSED_STREAM: a Buffer body, or a streamed one within 64 KiB, is sent once more; a larger streamed one fails with H2_REFUSED_STREAM', async (t) => {
   let refusals = 0;
   const upstream = await h2Upstream(t, (stream, headers) => {
     if (headers['x-refuse'] !== undefined && refusals < Number(headers['x-refuse'])) {
@@ -396,13 +396,27 @@ t.test('RST_STREAM REFUSED_STREAM: a Buffer body is sent once more; a streamed b
   const twice = await send(h2, request('/', ['x-refuse', '2']));
   t.equal(twice.error?.code, H2_REFUSED_STREAM, 'only one retry');
 
+  // A streamed body (a gRPC call's) is kept up to 64 KiB until an answer begins: sent again whole.
   refusals = 0;
   const body = new PassThrough();
   const streamed = new RecordingHandler();
   h2.dispatch(request('/', ['x-refuse', '1'], { method: 'POST', body }), streamed);
-  body.write('not replayable');
+  body.write('sent before the refusal, ');
+  const deadline = Date.now() + 5000;
+  while (refusals === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  body.end('and after it');
   await streamed.done;
-  t.equal(streamed.error?.code, H2_REFUSED_STREAM);
+  t.equal(streamed.status, 200, 'a refused streamed body is sent again');
+  t.equal((JSON.parse(streamed.body) as { body: string }).body, 'sent before the refusal, and after it', 'whole and in order');
+
+  // Past 64 KiB nothing is kept: the refusal reaches the caller.
+  refusals = 0;
+  const large = new PassThrough();
+  const tooLarge = new RecordingHandler();
+  h2.dispatch(request('/', ['x-refuse', '1'], { method: 'POST', body: large }), tooLarge);
+  large.write(Buffer.alloc(70 * 1024, 0x61));
+  await tooLarge.done;
+  t.equal(tooLarge.error?.code, H2_REFUSED_STREAM, 'over the replay buffer: not sent again');
 });
 
 t.test('a peer killed mid-stream: its streams fail with UND_ERR_SOCKET, streams on other sessions finish', async (t) => {
