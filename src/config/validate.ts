@@ -65,6 +65,14 @@ export function semanticIssues(raw: RawConfig): KeyedProblem[] {
     if (typeof expect === 'string' && parseStatusRanges(expect) === null) {
       add(`pools.${name}.healthCheck.expectStatus`, statusRangeHint(expect));
     }
+    // A gRPC check speaks HTTP/2, and so must the pool's traffic (SPEC §14): a check that passes
+    // over a protocol the requests do not use would keep a target in rotation that fails them.
+    const poolType = record(pool.healthCheck)?.type;
+    const type = poolType ?? record(file.healthCheck)?.type;
+    if (type === 'grpc' && (pool.protocol === undefined || pool.protocol === 'http1')) {
+      add(poolType !== undefined ? `pools.${name}.healthCheck.type` : 'healthCheck.type',
+        `grpc checks need pools.${name}.protocol h2c or h2 (gRPC runs over HTTP/2; it is ${String(pool.protocol ?? 'http1')})`);
+    }
   }
 
   const expect = record(file.healthCheck)?.expectStatus;

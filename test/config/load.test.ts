@@ -596,3 +596,11 @@ t.test('SPEC §14: pools.NAME.protocol and healthCheck.type', async (t) => {
   t.equal(tcp.length, 1);
   t.match(tcp[0], /^healthCheck\.type: .*http.*grpc/);
 });
+
+t.test('a gRPC health check needs an HTTP/2 pool', async (t) => {
+  t.strictSame(refuse(`pools:\n  blue:\n    targets: ["http://127.0.0.1:50051"]\n    healthCheck: { type: grpc }\n`),
+    ['pools.blue.healthCheck.type: grpc checks need pools.blue.protocol h2c or h2 (gRPC runs over HTTP/2; it is http1)']);
+  t.strictSame(refuse(`healthCheck: { type: grpc }\npools:\n  blue:\n    protocol: http1\n    targets: ["http://127.0.0.1:50051"]\n`),
+    ['healthCheck.type: grpc checks need pools.blue.protocol h2c or h2 (gRPC runs over HTTP/2; it is http1)']);
+  t.equal(parseConfigText(`healthCheck: { type: grpc }\npools:\n  blue:\n    protocol: h2c\n    targets: ["http://127.0.0.1:50051"]\n`, {}).pools[0]!.healthCheck.type, 'grpc');
+});
