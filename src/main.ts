@@ -59,6 +59,8 @@ export interface ReloadSummary {
   removedPools: string[];
   /** Pools whose `discover` block was added, changed or dropped (their targets follow the next answer). */
   discoveryChanged: string[];
+  /** Pools whose upstream `protocol` changed, as `name: old → new` (running requests finish on the old clients). */
+  protocolChanged: string[];
   /** Changed keys that need a restart to take effect. */
   ignored: string[];
 }
@@ -302,7 +304,7 @@ export class Switchyard {
       const summary = this.applyConfig(next, plan.ignored);
       this.logger.info({ kind: 'reload', ...summary }, 'config reloaded');
       const changed = [...summary.addedTargets.map((t) => `+${t}`), ...summary.removedTargets.map((t) => `-${t}`),
-        ...summary.discoveryChanged.map((pool) => `${pool} discover`)].join(', ');
+        ...summary.discoveryChanged.map((pool) => `${pool} discover`), ...summary.protocolChanged.map((pool) => `${pool} protocol`)].join(', ');
       await this.store.recordEvent({ revision: this.control.current.revision, at: new Date().toISOString(), who: 'reload', kind: 'reload',
         from: null, to: null, reason: changed === '' ? 'settings only' : changed }).catch(() => undefined);
       if (plan.ignored.length > 0) this.logger.warn({ kind: 'reload', ignored: plan.ignored }, 'changed keys need a restart to take effect');
@@ -373,6 +375,13 @@ export class Switchyard {
   private applyConfig(next: Config, ignored: string[]): ReloadSummary {
     const discoveryChanged = next.pools.filter((pool) => !isDeepStrictEqual(pool.discover, this.config.pools.find((old) => old.name === pool.name)?.discover))
       .map((pool) => pool.name);
+    const protocolChanged: string[] = [];
+    for (const pool of next.pools) {
+      const before = this.config.pools.find((old) => old.name === pool.name);
+      const was = before?.protocol ?? 'http1';
+      const now = pool.protocol ?? 'http1';
+      if (before !== undefined && was !== now) protocolChanged.push(`${pool.name}: ${was} → ${now}`);
+    }
     // The target set re-watches kept targets with the new settings and drains the ones that left.
     const diff = this.pools.reconcile(next.pools);
     for (const pool of diff.addedPools) this.drain.track(pool);
@@ -393,6 +402,7 @@ export class Switchyard {
       addedPools: diff.addedPools.map((pool) => pool.name),
       removedPools: diff.removedPools.map((pool) => pool.name),
       discoveryChanged,
+      protocolChanged,
       ignored,
     };
   }

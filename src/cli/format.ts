@@ -253,6 +253,7 @@ export interface ReloadView {
   addedPools?: string[];
   removedPools?: string[];
   discoveryChanged?: string[];
+  protocolChanged?: string[];
   ignored?: string[];
 }
 
@@ -262,6 +263,7 @@ export function formatReload(summary: ReloadView): string {
     ['pools added', summary.addedPools], ['pools removed', summary.removedPools],
     ['targets added', summary.addedTargets], ['targets removed', summary.removedTargets],
     ['discovery changed (targets follow the next answer)', summary.discoveryChanged],
+    ['upstream protocol changed (new requests use it)', summary.protocolChanged],
     ['not applied (need a restart)', summary.ignored],
   ];
   for (const [what, list] of parts) if (list !== undefined && list.length > 0) lines.push(`  ${what}: ${list.join(', ')}`);
