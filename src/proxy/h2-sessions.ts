@@ -35,10 +35,12 @@ export interface H2SessionsOptions {
 export const MAX_CONCURRENT_STREAMS = 128;
 
 /**
- * Streams a client may open beyond the limit, or reset right after opening, before its session
- * is closed with ENHANCE_YOUR_CALM (Node's `maxSessionRejectedStreams`): the HTTP/2 rapid reset
- * attack (CVE-2023-44487) opens and cancels streams in a loop. Node 20.8.1+ also bounds the
- * RST_STREAM rate in nghttp2. Invalid frames are bounded the same way (`maxSessionInvalidFrames`).
+ * Streams a client may open beyond the limit before its session is closed (Node's
+ * `maxSessionRejectedStreams`), and invalid frames likewise (`maxSessionInvalidFrames`). The
+ * HTTP/2 rapid reset attack (CVE-2023-44487) opens and cancels streams in a loop: nghttp2 in
+ * Node 20.8.1+ bounds the RST_STREAM rate and ends such a session with GOAWAY (INTERNAL_ERROR,
+ * as the break-in test saw after ~1000 streams); each reset stream still costs one upstream
+ * attempt until then, within `limits.maxPendingPerTarget`.
  */
 const MAX_REJECTED_STREAMS = 100;
 const MAX_INVALID_FRAMES = 100;
