@@ -12,6 +12,7 @@
 //                                                         NOT_SERVING 2, SERVICE_UNKNOWN 3)
 import { connect, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { performance } from 'node:perf_hooks';
+import { h2ErrorName } from '../proxy/h2-protocol.js';
 import { connectOptions } from '../proxy/upstream-client.js';
 import type { Probe, ProbeResult } from './http-probe.js';
 
@@ -23,10 +24,6 @@ const SERVING_STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'] 
 const GRPC_CODES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS',
   'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL',
   'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
-/** HTTP/2 error codes (RFC 9113 §7), for a reset stream. */
-const H2_ERRORS = ['NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED',
-  'FRAME_SIZE_ERROR', 'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY',
-  'HTTP_1_1_REQUIRED'];
 
 /** A protobuf varint (little-endian base-128, at most 10 bytes) at `offset`; null when cut short. */
 function readVarint(bytes: Buffer, offset: number): { value: number; next: number } | null {
@@ -203,7 +200,7 @@ export const grpcProbe: Probe = (origin, { timeoutMs, grpcService = '' }, server
     });
     stream.on('error', (err: Error & { code?: string }) => {
       if (err.code !== 'ERR_HTTP2_STREAM_ERROR' || stream.rstCode === undefined) return fail(err);
-      finish({ ok: false, ...(status ? { status } : {}), error: `stream reset (${H2_ERRORS[stream.rstCode] ?? `HTTP/2 error ${stream.rstCode}`})` });
+      finish({ ok: false, ...(status ? { status } : {}), error: `stream reset (${h2ErrorName(stream.rstCode) ?? `HTTP/2 error ${stream.rstCode}`})` });
     });
     stream.on('end', () => finish(verdict(status, headers, trailers, Buffer.concat(chunks))));
     stream.on('close', () => {

@@ -165,11 +165,16 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
 
   /** A gRPC body still open a turn after its head: dispatch now, the rest streams (see start). */
   streamRest(): void {
-    const chunks = this.chunks;
-    if (chunks === null || this.over) return;
+    if (this.chunks === null || this.over) return;
+    this.dispatchStreaming();
+  }
+
+  /** Dispatches what was read so far with the rest of the body streaming behind it (not replayable). */
+  private dispatchStreaming(): void {
+    const chunks = this.chunks!;
     this.chunks = null;
     stopReadingBody(this.req, chunks);
-    this.bodyBytes -= this.buffered;
+    this.bodyBytes -= this.buffered; // counted again as undici reads them back (onRequestData)
     this.dispatchRead();
   }
 
@@ -184,11 +189,8 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
       if (this.over) return; // 413: finish() dropped the chunks
     }
     if (this.buffered <= REQUEST_BODY_BUFFER_BYTES) return;
-    // Past the buffer: dispatch now and stream the rest behind what was read (not replayable).
-    this.chunks = null;
-    stopReadingBody(this.req, chunks);
-    this.bodyBytes -= this.buffered; // counted again as undici reads them back (onRequestData)
-    this.dispatchRead();
+    // Past the buffer: dispatch now and stream the rest behind what was read.
+    this.dispatchStreaming();
   }
 
   /** The body ended within the buffer: it goes as one Buffer, its length known (BodyReader). */
@@ -343,7 +345,7 @@ export class Exchange implements Dispatcher.DispatchHandler, WatchedBody, BodyRe
       if (this.head !== null) this.sendHead(); // undici routes a throw here to onError
       const raw = trailers as unknown as Buffer[] | null;
       if (this.grpc && raw !== null) this.grpcStatus = grpcStatusOf(raw);
-      if (this.trailers && raw !== null && raw.length > 0) this.res.addTrailers(this.stream === null ? trailerPairs(raw) : trailerObject(raw));
+      if (this.trailers && raw !== null && raw.length > 0) this.res.addTrailers(this.stream === null ? trailerPairs(raw) : pairsToObject(raw));
       this.res.end();
     }
     this.endAttempt();
@@ -647,25 +649,17 @@ function streamRestOf(exchange: Exchange): void {
   exchange.streamRest();
 }
 
-/** Trailers for Node's HTTP/2 response, which takes an object: a repeated name becomes a list. */
-function trailerObject(raw: readonly Buffer[]): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1').toLowerCase();
-    const value = raw[i + 1]!.toString('latin1');
-    const had = out[name];
-    out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
-  }
-  return out;
-}
-
-/** Flat header pairs as one object (for a trailers-only answer). */
-function pairsToObject(pairs: readonly string[]): Record<string, string | string[]> {
+/**
+ * Flat header pairs (strings, or undici's raw Buffers) as one object, for Node's HTTP/2 response
+ * (trailers, a trailers-only answer), which takes objects: a repeated name becomes a list.
+ */
+function pairsToObject(pairs: readonly (string | Buffer)[]): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (let i = 0; i < pairs.length; i += 2) {
-    const name = pairs[i]!.toLowerCase();
+    const name = pairs[i]!.toString('latin1').toLowerCase();
+    const value = pairs[i + 1]!.toString('latin1');
     const had = out[name];
-    out[name] = had === undefined ? pairs[i + 1]! : Array.isArray(had) ? [...had, pairs[i + 1]!] : [had, pairs[i + 1]!];
+    out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
   }
   return out;
 }

@@ -87,7 +87,12 @@ const ERROR_CODE_NAMES = [
 
 /** The RST_STREAM code's name, e.g. `INTERNAL_ERROR (2)`. */
 export function rstName(code: number): string {
-  return `${ERROR_CODE_NAMES[code] ?? 'unknown error code'} (${code})`;
+  return `${h2ErrorName(code) ?? 'unknown error code'} (${code})`;
+}
+
+/** An HTTP/2 error code's name (RST_STREAM, GOAWAY), undefined for one RFC 9113 does not define. */
+export function h2ErrorName(code: number): string | undefined {
+  return ERROR_CODE_NAMES[code];
 }
 
 
