@@ -89,7 +89,10 @@ function schemaProblems(value: unknown): KeyedProblem[] {
 
 /** For a key that takes one of fixed strings (`discover.type`), the allowed ones: TypeBox only says "expected union value". */
 function choiceMessage(segments: Parameters<typeof schemaAt>[1]): string | undefined {
-  const choices = schemaAt(ConfigSchema, segments)?.anyOf as TSchema[] | undefined;
+  const schema = schemaAt(ConfigSchema, segments);
+  // A union that is not fixed strings names its own choices (`workers`: a count or "auto").
+  if (typeof schema?.hint === 'string') return `must be ${schema.hint}`;
+  const choices = schema?.anyOf as TSchema[] | undefined;
   if (choices === undefined || !choices.every((choice) => typeof choice.const === 'string')) return undefined;
   return `must be one of ${choices.map((choice) => choice.const as string).join(', ')}`;
 }
@@ -103,7 +106,11 @@ const NUMERIC = /^-?\d+(\.\d+)?$/;
  * port, or wraps a lone string into an array, so those stay schema errors.
  */
 function convertScalars(schema: TSchema, value: unknown): unknown {
-  if (schema.anyOf !== undefined) return value;
+  if (schema.anyOf !== undefined) {
+    // A count-or-keyword union (`workers: ${WORKERS}`): a numeric string is the count.
+    const numeric = (schema.anyOf as TSchema[]).some((choice) => choice.type === 'integer');
+    return numeric && typeof value === 'string' && NUMERIC.test(value.trim()) ? Number(value) : value;
+  }
   switch (schema.type) {
     case 'integer':
     case 'number':

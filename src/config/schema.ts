@@ -195,6 +195,11 @@ export const ConfigSchema = Type.Object(
       /** SPEC §10: every state-store call has this deadline; a mutation past it is never applied. */
       opTimeoutMs: positive(2000),
     }),
+    /**
+     * SPEC §15: data-plane processes sharing the listeners. `auto` = the machine's available
+     * parallelism (os.availableParallelism()); more than that is allowed, with a warning.
+     */
+    workers: Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal('auto')], { default: 1, hint: 'a whole number from 1 to 256, or "auto"' }),
     log: block({
       level: Type.Union(
         ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),

@@ -53,6 +53,7 @@ t.test('a file with only pools gets every default', async (t) => {
     drain: { timeoutMs: 30000 },
     shutdown: { graceMs: 30000 },
     state: { store: 'memory', url: 'redis://127.0.0.1:6379', prefix: 'switchyard:', cluster: false, opTimeoutMs: 2000 },
+    workers: 1,
     log: { level: 'info', access: true },
   });
   t.notOk('preview' in config, 'no preview listener unless configured');
@@ -603,4 +604,14 @@ t.test('a gRPC health check needs an HTTP/2 pool', async (t) => {
   t.strictSame(refuse(`healthCheck: { type: grpc }\npools:\n  blue:\n    protocol: http1\n    targets: ["http://127.0.0.1:50051"]\n`),
     ['healthCheck.type: grpc checks need pools.blue.protocol h2c or h2 (gRPC runs over HTTP/2; it is http1)']);
   t.equal(parseConfigText(`healthCheck: { type: grpc }\npools:\n  blue:\n    protocol: h2c\n    targets: ["http://127.0.0.1:50051"]\n`, {}).pools[0]!.healthCheck.type, 'grpc');
+});
+
+t.test('SPEC §15 workers: a count from 1 to 256 or "auto"; anything else named at its key', async (t) => {
+  const workers = (value: string, env: NodeJS.ProcessEnv = {}) => parseConfigText(`workers: ${value}\n${BLUE}`, env).workers;
+  t.equal(workers('2'), 2);
+  t.equal(workers('auto'), 'auto');
+  t.equal(workers('${WORKERS}', { WORKERS: '4' }), 4, 'a count from the environment');
+  for (const bad of ['0', '-1', '1.5', '300', 'many', 'true', '[2]']) {
+    t.strictSame(refuse(`workers: ${bad}\n${BLUE}`), ['workers: must be a whole number from 1 to 256, or "auto"'], `workers: ${bad}`);
+  }
 });

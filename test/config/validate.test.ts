@@ -27,6 +27,7 @@ function raw(change: (config: RawConfig) => void = () => {}): RawConfig {
     drain: { timeoutMs: 30000 },
     shutdown: { graceMs: 30000 },
     state: { store: 'memory', url: 'redis://127.0.0.1:6379', prefix: 'switchyard:', cluster: false, opTimeoutMs: 2000 },
+    workers: 1,
     log: { level: 'info', access: true },
   };
   change(config);
