@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { Config, TlsConfig } from './config/schema.js';
+import type { Config } from './config/schema.js';
 import { loadConfigFile } from './config/load.js';
 import { keptConfig, planReload } from './config/reload-plan.js';
 import { ConfigError } from './errors.js';
@@ -16,15 +16,13 @@ import { ActiveHealthChecker, type HealthChange } from './health/active-checker.
 import type { Probe } from './health/http-probe.js';
 import { healthProbe } from './health/probe.js';
 import { PassiveEjector, type EjectionEvent } from './health/passive-ejector.js';
-import { AccessLog, createLogger, type Logger } from './observe/logger.js';
+import { createLogger, type Logger } from './observe/logger.js';
 import { DrainController } from './pool/drain.js';
 import { TargetSet } from './pool/target-set.js';
 import { Discoverer } from './discovery/discoverer.js';
 import type { Target } from './pool/target.js';
-import type { UpstreamPool } from './pool/upstream-pool.js';
-import { ProxyServer, type ProxyServerOptions } from './proxy/proxy-server.js';
-import { standbyPool } from './routing/request-router.js';
-import { Router } from './routing/router.js';
+import { DataPlane } from './proxy/data-plane.js';
+import type { ProxyServer } from './proxy/proxy-server.js';
 import type { RoutingState } from './routing/state.js';
 import { MemoryStore } from './state/memory-store.js';
 import { RedisStore } from './state/redis-store.js';
@@ -65,8 +63,6 @@ export interface ReloadSummary {
   ignored: string[];
 }
 
-/** How often shutdown looks at the in-flight count while it waits. */
-const SHUTDOWN_POLL_MS = 10;
 /** A shared store is re-read this often, so a missed pub/sub message heals by itself. */
 const RESYNC_MS = 2000;
 /** Heartbeat period; a heartbeat lives three periods. */
@@ -79,11 +75,8 @@ export class Switchyard {
   readonly control: RoutingControl;
   /** The targets' shared document (SPEC §11): admin states, weights, API-added targets. */
   readonly targets: TargetControl;
-  readonly proxy: ProxyServer;
-  /** The preview listener (every request to the standby pool), when `preview` is configured. */
-  readonly preview: ProxyServer | null;
-  /** The edge HTTPS listener (SPEC §13), when `tls` is configured: the main listener's routing over TLS. */
-  readonly tls: ProxyServer | null;
+  /** The listeners, their Router and observers (src/proxy/data-plane.ts). */
+  private readonly dataPlane: DataPlane;
   /** Its certificate pairs: SNI, rotation, GET /certificates. */
   readonly certificates: CertificateStore | null;
   readonly admin: FastifyInstance;
@@ -101,7 +94,6 @@ export class Switchyard {
   private appliedRevision: number | null = null;
   readonly rollouts: RolloutController;
   readonly instance = { id: `${hostname()}-${randomUUID().slice(0, 8)}`, startedAt: new Date().toISOString() };
-  private readonly router = new Router<UpstreamPool>();
   private readonly configPath: string | undefined;
   private serving = false;
   private closing: Promise<void> | null = null;
@@ -123,7 +115,7 @@ export class Switchyard {
     this.ejector = new PassiveEjector(config.passive, (target) => this.pools.get(target.pool)?.targets ?? [], (event) => this.ejection(event));
     this.drain = new DrainController({
       timeoutMs: config.drain.timeoutMs,
-      closeLongLived: (pool) => this.proxy.tunnels.closePool(pool) + (this.tls?.tunnels.closePool(pool) ?? 0),
+      closeLongLived: (pool) => this.dataPlane.closeLongLived(pool),
       logger: this.logger,
     });
     this.pools = new TargetSet(config.pools, {
@@ -148,41 +140,13 @@ export class Switchyard {
       pools: () => this.pools.pools, storeUp: () => this.store.up, discoveryErrors: () => this.discovery.errors,
       certificates: () => this.certificates?.expiries() ?? [],
     });
-    // The plain and the HTTPS listener route alike: same pools, weights, sticky cookie, override, observers.
-    const routed: ProxyServerOptions = {
-      choosePool: () => this.router.next(),
-      poolNamed: (name) => this.router.pool(name),
-      stickyCookie: config.routing.stickyCookie,
-      overrideHeader: config.routing.overrideHeader,
-      overrideAllow: config.routing.overrideAllow,
-      retryAttempts: config.retries.attempts,
-      keepAliveMs: config.timeouts.keepAliveMs,
-      limits: config.limits,
-      poolHeader: config.routing.poolHeader,
-      observers: config.log.access ? [this.meter, this.metrics, this.rates, new AccessLog(this.logger)] : [this.meter, this.metrics, this.rates],
+    this.dataPlane = new DataPlane({
+      config,
+      pools: this.pools,
+      observers: { meter: this.meter, metrics: this.metrics, rates: this.rates },
+      certificates: this.certificates,
       onTargetOutcome: (target, ok) => this.ejector.observe(target, ok),
-      // SPEC §14: h2c with prior knowledge on the plain listener; on the HTTPS one, ALPN h2 when tls.http2.
-      http2: true,
-    };
-    this.proxy = new ProxyServer({ ...routed, redirectHttps: () => (this.config.tls?.redirectHttp === true ? this.tlsPort : null) });
-    const certificates = this.certificates;
-    this.tls = certificates === null || config.tls === undefined ? null : new ProxyServer({
-      ...routed,
-      http2: config.tls.http2,
-      tls: { ...certificates.defaultOptions(), SNICallback: certificates.sniCallback, ALPNProtocols: alpnProtocols(config.tls) },
-    });
-    this.preview = config.preview === undefined ? null : new ProxyServer({
-      choosePool: () => standbyPool(this.pools.pools),
-      preview: true,
-      overrideHeader: config.routing.overrideHeader, // stripped, never honoured here
-      retryAttempts: config.retries.attempts,
-      keepAliveMs: config.timeouts.keepAliveMs,
-      limits: config.limits,
-      poolHeader: config.routing.poolHeader,
-      // Not the rollout meter: preview traffic never judges a rollout.
-      observers: config.log.access ? [this.metrics, new AccessLog(this.logger)] : [this.metrics],
-      onTargetOutcome: (target, ok) => this.ejector.observe(target, ok),
-      http2: true,
+      logger: this.logger,
     });
     for (const pool of this.pools.pools) this.drain.track(pool);
     this.control = new RoutingControl({
@@ -250,6 +214,21 @@ export class Switchyard {
     return switchyard;
   }
 
+  /** The plain listener. */
+  get proxy(): ProxyServer {
+    return this.dataPlane.proxy;
+  }
+
+  /** The preview listener (every request to the standby pool), when `preview` is configured. */
+  get preview(): ProxyServer | null {
+    return this.dataPlane.preview;
+  }
+
+  /** The edge HTTPS listener (SPEC §13), when `tls` is configured: the main listener's routing over TLS. */
+  get tls(): ProxyServer | null {
+    return this.dataPlane.tls;
+  }
+
   get proxyAddress(): AddressInfo {
     return this.proxy.server.address() as AddressInfo;
   }
@@ -273,12 +252,6 @@ export class Switchyard {
   /** `https://host:port` of the edge TLS listener, null without `tls`. */
   get tlsUrl(): string | null {
     return this.tls === null ? null : urlOf(this.tls.server.address() as AddressInfo, 'https');
-  }
-
-  /** Where `redirectHttp` sends clients: the port the HTTPS listener is bound to (the configured one until it listens). */
-  private get tlsPort(): number | null {
-    const address = this.tls?.server.address() as AddressInfo | null | undefined;
-    return address?.port ?? this.config.tls?.port ?? null;
   }
 
   /**
@@ -330,20 +303,16 @@ export class Switchyard {
         'state.store is memory: flips, weights and rollouts live in this process only; a restart goes back to routing.initial (state.store: redis keeps them)');
     }
     await this.targets.start(); // API-added targets and admin states (Redis: kept across restarts) join before the first checks
-    const { listen, admin } = this.config;
+    const { admin } = this.config;
     await this.admin.listen({ host: admin.host, port: admin.port });
     // One query per discovering pool first, so discovered targets get the first round of checks too.
     await this.discovery.runOnce();
     this.discovery.start();
     await this.health.start(); // one round before serving: no request meets an unchecked target
     this.pools.markServing(); // from now on, a target entering rotation gets slow start
-    await listenOn(this.proxy, listen.port, listen.host);
+    await this.dataPlane.listen();
+    if (this.tls !== null) this.certificates?.start();
     const preview = this.preview;
-    if (preview !== null && this.config.preview !== undefined) await listenOn(preview, this.config.preview.port, this.config.preview.host);
-    if (this.tls !== null && this.config.tls !== undefined) {
-      await listenOn(this.tls, this.config.tls.port, this.config.tls.host);
-      this.certificates?.start();
-    }
     this.serving = true;
     this.fleet.start();
     this.rollouts.start();
@@ -360,7 +329,7 @@ export class Switchyard {
       pool.setWeight(state.weights[pool.name] ?? 0, now);
       this.drain.weightChanged(pool, before);
     }
-    this.router.apply(state.weights, this.pools.pools);
+    this.dataPlane.applyRouting(state);
   }
 
   /** The targets' shared document changed (an operator here or on another instance): the live set follows. */
@@ -388,10 +357,10 @@ export class Switchyard {
     this.discovery.configure(next.pools, next.resolver.servers);
     this.ejector.configure(next.passive);
     this.drain.configure(next.drain.timeoutMs);
-    for (const listener of this.listeners()) listener.retryAttempts = next.retries.attempts;
     // Keys that need a restart keep their running values, so status and config agree.
     const tlsKept = !ignored.includes('tls');
     this.config = keptConfig(this.config, next, ignored);
+    this.dataPlane.applyConfig(this.config); // retries follow (a reloadable key: next's value)
     // Every certificate file is re-read (SIGHUP and POST /reload come here), new pairs loaded.
     const tls = this.config.tls;
     if (this.certificates !== null && tls !== undefined && tlsKept) this.certificates.configure(tls.certificates, tls.minVersion);
@@ -450,28 +419,8 @@ export class Switchyard {
     this.serving = false; // /readyz answers 503 from now on
     this.discovery.stop(); // no target joins a proxy that is going away
     this.certificates?.stop();
-    this.logger.info({ graceMs, inflight: this.inflight() }, 'shutting down');
-    const listeners = this.listeners();
-    const stopped = listeners.map((listener) => {
-      listener.closing = true;
-      const server = listener.server;
-      const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-      listener.closeIdle(); // HTTP/2 sessions get GOAWAY: open streams finish, new ones go elsewhere
-      
-      return closed;
-    });
-    const finished = await this.waitForInflight(graceMs);
-    let tunnels = 0;
-    for (const listener of listeners) tunnels += listener.tunnels.closeAll();
-    if (!finished) {
-      this.logger.warn({ inflight: this.inflight(), graceMs }, 'shutdown grace over: cutting what is still running');
-      // Upstreams first: each exchange then ends its answer as it can (a gRPC call with an
-      // UNAVAILABLE status, not a dropped connection), given a turn to be written; then the cut.
-      await this.pools.destroy();
-      await new Promise((resolve) => setImmediate(resolve));
-      for (const listener of listeners) listener.closeAll();
-    }
-    await Promise.all(stopped);
+    this.logger.info({ graceMs, inflight: this.dataPlane.inflight() }, 'shutting down');
+    const tunnels = await this.dataPlane.close(graceMs);
     this.fleet.stop();
     await this.rollouts.stop();
     this.health.stop();
@@ -486,31 +435,10 @@ export class Switchyard {
     await new Promise<void>((resolve) => this.logger.flush(() => resolve()));
   }
 
-  /** Every data-plane listener: plain, preview, HTTPS. */
-  private listeners(): ProxyServer[] {
-    return [this.proxy, this.preview, this.tls].filter((listener): listener is ProxyServer => listener !== null);
-  }
-
   /** A certificate pair rotated or refused: into the event list beside routing changes (best effort, like reload's). */
   private certificateEvent({ kind, reason }: CertificateEvent): void {
     this.store.recordEvent({ revision: this.control.current.revision, at: new Date().toISOString(), who: 'tls', kind: 'certificate',
       from: null, to: null, reason: `${kind}: ${reason}` }).catch(() => undefined);
-  }
-
-  private inflight(): number {
-    let count = 0;
-    for (const pool of this.pools.pools) count += pool.inflight;
-    return count;
-  }
-
-  /** True when nothing was left in flight before the deadline. */
-  private async waitForInflight(graceMs: number): Promise<boolean> {
-    const deadline = Date.now() + graceMs;
-    while (this.inflight() > 0) {
-      if (Date.now() >= deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_POLL_MS));
-    }
-    return true;
   }
 }
 
@@ -533,19 +461,4 @@ function describe(target: Target): string {
 function urlOf(address: AddressInfo, scheme = 'http'): string {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return `${scheme}://${host}:${address.port}`;
-}
-
-function listenOn(listener: ProxyServer, port: number, host: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    listener.server.once('error', reject);
-    listener.server.listen(port, host, () => {
-      listener.server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-/** ALPN protocols the HTTPS listener offers, in preference order (RFC 7301): `h2` first when `tls.http2` (SPEC §14). */
-function alpnProtocols(tls: TlsConfig): string[] {
-  return tls.http2 ? ['h2', 'http/1.1'] : ['http/1.1'];
 }
