@@ -19,6 +19,8 @@ export const ERRORS = {
   POOL_ALREADY_ACTIVE: { status: 409, message: 'the pool already has all the traffic; a rollout has nothing to do' },
   REVISION_MISMATCH: { status: 412, message: 'the routing state has changed since that revision' },
   STATE_UNAVAILABLE: { status: 503, message: 'the state store is unavailable' },
+  /** SPEC §15: committed, but not every worker applied it in time (a 200 promises the next request follows on every worker). */
+  NOT_PROPAGATED: { status: 503, message: 'the change is committed but not every worker applied it in time' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const;
 

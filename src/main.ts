@@ -17,7 +17,7 @@ import type { Probe } from './health/http-probe.js';
 import { healthProbe } from './health/probe.js';
 import { PassiveEjector, type EjectionEvent } from './health/passive-ejector.js';
 import { createLogger, type Logger } from './observe/logger.js';
-import { DrainController } from './pool/drain.js';
+import { applyWeights, DrainController } from './pool/drain.js';
 import { TargetSet } from './pool/target-set.js';
 import { Discoverer } from './discovery/discoverer.js';
 import type { Target } from './pool/target.js';
@@ -36,6 +36,13 @@ import { TargetControl } from './state/target-control.js';
 import type { TargetsState } from './pool/target-admin.js';
 import type { StateStore } from './state/store.js';
 import { CertificateStore, type CertificateEvent } from './tls/certificate-store.js';
+import { workerCount } from './cluster/worker-count.js';
+import { WorkerCluster } from './cluster/primary.js';
+import { sumLoads } from './cluster/load-sum.js';
+import { primaryFlags } from './cluster/flag-map.js';
+import type { Outcome } from './cluster/messages.js';
+import { AggregatorRegistry } from 'prom-client';
+import { requestMetricNames } from './observe/metrics.js';
 
 export interface SwitchyardOptions {
   /** Where logs go (tests pass a sink); stdout by default. */
@@ -48,6 +55,8 @@ export interface SwitchyardOptions {
   probe?: Probe;
   /** Rollout timing (tests make failover fast). */
   rollout?: { tickMs?: number; leaseMs?: number };
+  /** With `workers` > 1: force node:cluster's shared handle instead of SO_REUSEPORT (tests, measurements). */
+  reusePort?: boolean;
 }
 
 export interface ReloadSummary {
@@ -67,6 +76,8 @@ export interface ReloadSummary {
 const RESYNC_MS = 2000;
 /** Heartbeat period; a heartbeat lives three periods. */
 const HEARTBEAT_MS = 1000;
+/** With workers: how often the primary's health flags are compared with what it last pushed (a backstop to the pushes on change). */
+const FLAG_SYNC_MS = 100;
 
 export class Switchyard {
   config: Config;
@@ -88,6 +99,10 @@ export class Switchyard {
   readonly discovery: Discoverer;
   readonly fleet: Fleet;
   readonly meter = new PoolMeter();
+  /** SPEC §15: with `workers` > 1, the data-plane processes; null when this process serves itself. */
+  readonly cluster: WorkerCluster | null;
+  private pushedFlags = '';
+  private flagSync: NodeJS.Timeout | null = null;
   /** Requests and errors per pool per second, last minute: the dashboard's GET /stats. */
   readonly rates = new PoolRates();
   readonly metrics: Metrics;
@@ -101,7 +116,19 @@ export class Switchyard {
   private constructor(config: Config, options: SwitchyardOptions) {
     this.config = config;
     this.configPath = options.configPath;
-    this.logger = options.logger ?? createLogger(config.log.level, options.logDestination);
+    const workers = workerCount(config.workers);
+    this.logger = options.logger ?? createLogger(config.log.level, options.logDestination, { shared: workers.count > 1 });
+    if (workers.warning !== undefined) this.logger.warn({ kind: 'workers', workers: workers.count }, workers.warning);
+    this.cluster = workers.count === 1 ? null : new WorkerCluster({
+      count: workers.count,
+      logger: this.logger,
+      ...(options.reusePort === undefined ? {} : { reusePort: options.reusePort }),
+      source: {
+        state: () => ({ config: this.config, routing: this.control.current, targets: this.targets.current, flags: primaryFlags(this.pools.pools) }),
+        loadChanged: () => sumLoads(this.pools.pools, this.cluster!.loads()),
+        outcomes: (outcomes) => this.workerOutcomes(outcomes),
+      },
+    });
     // First: a pair that does not load stops the start before anything opens (the config check refuses it earlier).
     this.certificates = config.tls === undefined ? null : new CertificateStore({
       certificates: config.tls.certificates,
@@ -126,13 +153,20 @@ export class Switchyard {
         watch: (target, settings) => this.health.watch(target, settings),
         unwatch: (target) => this.health.unwatch(target),
         forget: (target) => this.ejector.forget(target),
-        fence: (target) => this.drain.fence(target),
-        unfence: (target) => this.drain.unfence(target),
+        // With workers, each drains its own requests and tunnels; the primary only sums.
+        fence: (target) => this.cluster === null && this.drain.fence(target),
+        unfence: (target) => this.cluster === null && this.drain.unfence(target),
       },
       logger: this.logger,
     });
     this.discovery = new Discoverer({
-      sink: { applyDiscovered: (pool, targets, info) => this.forgetLeftDns(pool, this.pools.applyDiscovered(pool, targets, info).leftDns) },
+      sink: {
+        applyDiscovered: (pool, targets, info) => {
+          this.forgetLeftDns(pool, this.pools.applyDiscovered(pool, targets, info).leftDns);
+          this.cluster?.push({ type: 'discovered', pool, set: { targets, info } });
+          this.pushFlags();
+        },
+      },
       logger: this.logger,
     });
     this.discovery.configure(config.pools, config.resolver.servers);
@@ -171,14 +205,14 @@ export class Switchyard {
       pools: () => this.pools.pools,
       revision: () => this.control.current.revision,
       intervalMs: HEARTBEAT_MS,
-      meters: () => this.meter.snapshot(),
+      meters: () => this.meterSnapshot(),
     });
     this.rollouts = new RolloutController({
       store: this.store,
       control: this.control,
       poolNames: () => this.pools.names,
       instanceId: this.instance.id,
-      meter: this.meter,
+      meter: { snapshot: () => this.meterSnapshot() },
       fleet: this.fleet,
       logger: this.logger,
       ...options.rollout,
@@ -191,7 +225,12 @@ export class Switchyard {
       fleet: this.fleet,
       rollouts: this.rollouts,
       metrics: this.metrics,
-      rates: this.rates,
+      rates: this.cluster === null ? this.rates : { snapshot: (pools) => this.cluster!.rates(pools) },
+      ...(this.cluster === null ? {} : {
+        scrape: () => this.scrape(),
+        workers: () => this.cluster!.workers(),
+        propagated: () => this.cluster!.propagated(),
+      }),
       metricsPublic: config.admin.metricsPublic,
       ready: () => this.ready,
       reload: () => this.reload(),
@@ -238,7 +277,7 @@ export class Switchyard {
   }
 
   get proxyUrl(): string {
-    return urlOf(this.proxyAddress);
+    return this.cluster?.urls?.proxy ?? urlOf(this.proxyAddress);
   }
 
   get adminUrl(): string {
@@ -246,11 +285,13 @@ export class Switchyard {
   }
 
   get previewUrl(): string | null {
+    if (this.cluster?.urls) return this.cluster.urls.preview;
     return this.preview === null ? null : urlOf(this.preview.server.address() as AddressInfo);
   }
 
   /** `https://host:port` of the edge TLS listener, null without `tls`. */
   get tlsUrl(): string | null {
+    if (this.cluster?.urls) return this.cluster.urls.tls;
     return this.tls === null ? null : urlOf(this.tls.server.address() as AddressInfo, 'https');
   }
 
@@ -310,31 +351,40 @@ export class Switchyard {
     this.discovery.start();
     await this.health.start(); // one round before serving: no request meets an unchecked target
     this.pools.markServing(); // from now on, a target entering rotation gets slow start
-    await this.dataPlane.listen();
+    if (this.cluster === null) await this.dataPlane.listen();
+    else {
+      await this.cluster.start();
+      this.pushedFlags = JSON.stringify(primaryFlags(this.pools.pools));
+      this.flagSync = setInterval(() => this.pushFlags(), FLAG_SYNC_MS);
+      this.flagSync.unref();
+    }
     if (this.tls !== null) this.certificates?.start();
     const preview = this.preview;
     this.serving = true;
     this.fleet.start();
     this.rollouts.start();
     this.logger.info({ proxy: this.proxyUrl, ...(preview === null ? {} : { preview: this.previewUrl }),
-      ...(this.tls === null ? {} : { tls: this.tlsUrl }), admin: this.adminUrl, instance: this.instance.id }, 'switchyard listening');
+      ...(this.tls === null ? {} : { tls: this.tlsUrl }), admin: this.adminUrl, instance: this.instance.id,
+      ...(this.cluster === null ? {} : { workers: this.cluster.count, sharing: this.cluster.reusePort ? 'reusePort' : 'cluster' }) }, 'switchyard listening');
   }
 
   private applyRouting(state: RoutingState): void {
     if (this.appliedRevision !== null && state.revision !== this.appliedRevision) this.metrics.routingChanged();
     this.appliedRevision = state.revision;
-    const now = new Date();
-    for (const pool of this.pools.pools) {
-      const before = pool.weight;
-      pool.setWeight(state.weights[pool.name] ?? 0, now);
-      this.drain.weightChanged(pool, before);
+    if (this.cluster !== null) {
+      for (const pool of this.pools.pools) pool.setWeight(state.weights[pool.name] ?? 0);
+      this.cluster.push({ type: 'routing', state });
+      return sumLoads(this.pools.pools, this.cluster.loads()); // a drain now waits for the workers' reports
     }
+    applyWeights(this.pools.pools, state.weights, this.drain);
     this.dataPlane.applyRouting(state);
   }
 
   /** The targets' shared document changed (an operator here or on another instance): the live set follows. */
   private applyTargets(state: TargetsState): void {
     const diff = this.pools.applyOverrides(state);
+    this.cluster?.push({ type: 'targets', state });
+    this.pushFlags();
     if (diff.addedTargets.length > 0 || diff.removedTargets.length > 0) {
       this.logger.info({ kind: 'targets', revision: state.revision, added: diff.addedTargets.map(describe), removed: diff.removedTargets.map(describe) },
         'targets changed');
@@ -364,6 +414,10 @@ export class Switchyard {
     // Every certificate file is re-read (SIGHUP and POST /reload come here), new pairs loaded.
     const tls = this.config.tls;
     if (this.certificates !== null && tls !== undefined && tlsKept) this.certificates.configure(tls.certificates, tls.minVersion);
+    if (this.cluster !== null) {
+      this.cluster.push({ type: 'config', config: this.cluster.withPorts(this.config) });
+      this.pushFlags();
+    }
     this.applyRouting(this.control.current);
     return {
       addedTargets: diff.addedTargets.map(describe),
@@ -399,12 +453,14 @@ export class Switchyard {
   private healthChanged({ target, healthy, result }: HealthChange): void {
     if (healthy) this.ejector.release(target);
     this.pools.healthChanged(target);
+    this.pushFlags();
     const fields = { kind: 'health', pool: target.pool, target: target.url, healthy, check: result };
     if (healthy) this.logger.info(fields, 'target healthy');
     else this.logger.warn(fields, 'target unhealthy');
   }
 
   private ejection({ target, ejected, panic }: EjectionEvent): void {
+    this.pushFlags();
     const fields = { kind: 'health', pool: target.pool, target: target.url, ejected };
     if (panic) this.logger.warn(fields, 'passive failures on the last ready target of its pool: kept in service (panic mode)');
     else if (ejected) {
@@ -419,8 +475,11 @@ export class Switchyard {
     this.serving = false; // /readyz answers 503 from now on
     this.discovery.stop(); // no target joins a proxy that is going away
     this.certificates?.stop();
-    this.logger.info({ graceMs, inflight: this.dataPlane.inflight() }, 'shutting down');
-    const tunnels = await this.dataPlane.close(graceMs);
+    this.logger.info({ graceMs, inflight: this.pools.pools.reduce((sum, pool) => sum + pool.inflight, 0) }, 'shutting down');
+    if (this.flagSync !== null) clearInterval(this.flagSync);
+    let tunnels = 0;
+    if (this.cluster === null) tunnels = await this.dataPlane.close(graceMs);
+    else await this.cluster.close(graceMs);
     this.fleet.stop();
     await this.rollouts.stop();
     this.health.stop();
@@ -435,8 +494,45 @@ export class Switchyard {
     await new Promise<void>((resolve) => this.logger.flush(() => resolve()));
   }
 
+  /** The rollout meter's counts since start: this process's, or with workers the sum of theirs. */
+  private meterSnapshot(): ReturnType<PoolMeter['snapshot']> {
+    return this.cluster === null ? this.meter.snapshot() : this.cluster.meterSnapshot();
+  }
+
+  /**
+   * GET /metrics with workers: the request series summed over every worker (the dead ones'
+   * last counts kept, so counters never go back), everything else from this process.
+   */
+  private async scrape(): Promise<string> {
+    const own = (await this.metrics.registry.getMetricsAsJSON()).filter((metric) => !requestMetricNames.has(metric.name));
+    const workers = (await this.cluster!.scrape()).map((metrics) => metrics.filter((metric) => requestMetricNames.has(metric.name)));
+    return AggregatorRegistry.aggregate([own, ...workers]).metrics();
+  }
+
+  /** With workers: the health flags this process owns went to every worker, if they changed since the last push. */
+  private pushFlags(): void {
+    if (this.cluster === null || this.flagSync === null) return;
+    const flags = primaryFlags(this.pools.pools);
+    const serialized = JSON.stringify(flags);
+    if (serialized === this.pushedFlags) return;
+    this.pushedFlags = serialized;
+    this.cluster.push({ type: 'flags', flags });
+  }
+
+  /** Passive evidence from a worker, in its order, to the one ejector (messages.ts Outcome). */
+  private workerOutcomes(outcomes: readonly Outcome[]): void {
+    for (const { pool, id, leading, ok, trailing } of outcomes) {
+      const target = this.pools.find(pool, id);
+      if (target === undefined) continue;
+      for (let i = 0; i < leading; i++) this.ejector.observe(target, false);
+      if (ok) this.ejector.observe(target, true);
+      for (let i = 0; i < trailing; i++) this.ejector.observe(target, false);
+    }
+  }
+
   /** A certificate pair rotated or refused: into the event list beside routing changes (best effort, like reload's). */
   private certificateEvent({ kind, reason }: CertificateEvent): void {
+    if (kind === 'rotated') this.cluster?.push({ type: 'certificates' });
     this.store.recordEvent({ revision: this.control.current.revision, at: new Date().toISOString(), who: 'tls', kind: 'certificate',
       from: null, to: null, reason: `${kind}: ${reason}` }).catch(() => undefined);
   }

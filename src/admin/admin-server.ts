@@ -2,6 +2,7 @@
 // body validation are set here once; routes live one resource a file in routes/.
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { SwitchyardError } from '../errors.js';
+import { NotPropagatedError } from '../cluster/primary.js';
 import { bearerChecker } from './auth.js';
 import type { AdminContext } from './context.js';
 import { probeRoutes } from './routes/probes.js';
@@ -60,6 +61,22 @@ export function buildAdminServer(context: AdminContext): FastifyInstance {
     return reply.code(500).send(new SwitchyardError('INTERNAL').toJSON());
   });
 
+  // SPEC §15: a change's 2xx promises that the next request follows it on every worker.
+  const propagated = context.propagated;
+  if (propagated !== undefined) {
+    app.addHook('onSend', async (request, reply, payload) => {
+      if (request.method === 'GET' || request.method === 'HEAD' || reply.statusCode >= 300) return payload;
+      try {
+        await propagated();
+        return payload;
+      } catch (error) {
+        if (!(error instanceof NotPropagatedError)) throw error;
+        reply.code(503).type('application/json; charset=utf-8');
+        return JSON.stringify(new SwitchyardError('NOT_PROPAGATED', error.message, { seq: error.seq, missing: error.missing }).toJSON());
+      }
+    });
+  }
+
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send(new SwitchyardError('NOT_FOUND', `no route ${request.method} ${request.url}`).toJSON());
   });
@@ -72,6 +89,7 @@ export function buildAdminServer(context: AdminContext): FastifyInstance {
   targetRoutes(app, context);
   certificateRoutes(app, context);
   dashboardRoutes(app, context);
-  app.get('/metrics', async (_request, reply) => reply.type(context.metrics.registry.contentType).send(await context.metrics.registry.metrics()));
+  app.get('/metrics', async (_request, reply) => reply.type(context.metrics.registry.contentType)
+    .send(await (context.scrape?.() ?? context.metrics.registry.metrics())));
   return app;
 }

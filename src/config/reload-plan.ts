@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Config } from './schema.js';
 
 /** Keys whose change needs a restart: listeners, the state store, upstream connection settings. */
-const RESTART_ONLY = ['listen', 'preview', 'admin', 'state', 'timeouts', 'log'] as const;
+const RESTART_ONLY = ['listen', 'preview', 'admin', 'state', 'timeouts', 'log', 'workers'] as const;
 const RESTART_ONLY_ROUTING = ['stickyCookie', 'overrideHeader', 'overrideAllow', 'poolHeader'] as const;
 /** The HTTPS listener's address and its ALPN list are fixed when it is made; certificates, minVersion and redirectHttp reload. */
 const RESTART_ONLY_TLS = ['host', 'port', 'http2'] as const;

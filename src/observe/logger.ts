@@ -6,12 +6,23 @@ import { accessLine } from './access-line.js';
 
 export type { Logger } from 'pino';
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/**
+ * `shared`: other processes write to the same stdout (SPEC §15 workers). A pipe keeps a write
+ * whole only up to PIPE_BUF (4 KiB on Linux, POSIX's minimum 512): larger ones may interleave
+ * with another process's mid-line. So batches are cut at line ends within 4 KiB and written at
+ * once (synchronously: sonic-boom's asynchronous mode would join pending batches into one write).
+ */
+export function createLogger(level: string, destination?: DestinationStream, { shared = false }: { shared?: boolean } = {}): Logger {
   const options = { level, base: { pid: process.pid }, timestamp: isoTime };
+  if (destination !== undefined) return pino(options, destination);
   // Asynchronous writes keep logging off the request path (pino flushes on exit), and lines
   // reach sonic-boom in batches of 64 KiB (or 50 ms): one write(2) per batch, not one per request.
-  return pino(options, destination ?? new LineBatcher(pino.destination({ sync: false, contentMode: 'buffer' })));
+  if (!shared) return pino(options, new LineBatcher(pino.destination({ sync: false, contentMode: 'buffer' })));
+  return pino(options, new LineBatcher(pino.destination({ sync: true, contentMode: 'buffer' }), PIPE_BUF));
 }
+
+/** Linux's atomic pipe write size. */
+const PIPE_BUF = 4096;
 
 let lastMs = -1;
 let lastTime = '';
@@ -31,7 +42,7 @@ type SonicBoom = ReturnType<typeof pino.destination>;
 /** Bytes gathered before they are handed on at once. */
 const BATCH_BYTES = 64 * 1024;
 /** A batch's buffer: room past BATCH_BYTES for the line that fills it. */
-const BUFFER_BYTES = BATCH_BYTES + 16 * 1024;
+const BUFFER_SLACK = 16 * 1024;
 /** The longest a line waits for its batch to fill: startup and error lines still show up promptly. */
 const BATCH_MS = 50;
 
@@ -44,17 +55,27 @@ const BATCH_MS = 50;
  */
 export class LineBatcher implements DestinationStream {
   private readonly target: SonicBoom;
-  private buffer = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+  private buffer: Buffer;
   private used = 0;
+  /** Handed on once this full. */
+  private readonly batchBytes: number;
+  /** Its buffer's size: batchBytes plus room for the line that fills it, or exactly `limit` when writes must stay within it. */
+  private readonly bufferBytes: number;
   private scheduled = false;
   private readonly drainSoon = (): void => {
     this.scheduled = false;
     this.drain();
   };
 
-  /** `target` must be in sonic-boom's buffer content mode (`createLogger` makes it so). */
-  constructor(target: SonicBoom) {
+  /**
+   * `target` must be in sonic-boom's buffer content mode (`createLogger` makes it so). `limit`:
+   * no batch larger than this many bytes (a line longer than it is written alone).
+   */
+  constructor(target: SonicBoom, limit?: number) {
     this.target = target;
+    this.batchBytes = limit ?? BATCH_BYTES;
+    this.bufferBytes = limit ?? BATCH_BYTES + BUFFER_SLACK;
+    this.buffer = Buffer.allocUnsafeSlow(this.bufferBytes);
   }
 
   write(line: string): void {
@@ -71,7 +92,7 @@ export class LineBatcher implements DestinationStream {
     this.used += this.buffer.write(line, this.used, 'utf8');
     // Lines written by other exit handlers (the last access records) go out at once.
     if (exiting) this.drainSync();
-    else if (this.used >= BATCH_BYTES) this.drain();
+    else if (this.used >= this.batchBytes) this.drain();
     else if (!this.scheduled) {
       this.scheduled = true;
       setTimeout(this.drainSoon, BATCH_MS).unref();
@@ -93,7 +114,7 @@ export class LineBatcher implements DestinationStream {
   drain(): void {
     if (this.used === 0) return;
     const batch = this.buffer.subarray(0, this.used);
-    this.buffer = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+    this.buffer = Buffer.allocUnsafeSlow(this.bufferBytes);
     this.used = 0;
     pending.delete(this);
     // sonic-boom's buffer mode takes Buffers; its typings know only strings.

@@ -19,6 +19,15 @@ export interface MetricsSources {
   certificates?: () => ReadonlyArray<{ names: readonly string[]; notAfter: Date }>;
 }
 
+/**
+ * The series the request path counts (RequestObserver): with workers (SPEC §15) each worker
+ * counts its own and a scrape sums them; every other series is the primary's own.
+ */
+export const requestMetricNames: ReadonlySet<string> = new Set([
+  'switchyard_requests_total', 'switchyard_target_requests_total', 'switchyard_request_duration_seconds',
+  'switchyard_requests_by_proto_total', 'switchyard_grpc_responses_total', 'switchyard_retries_total',
+]);
+
 /** Latency buckets in seconds: sub-millisecond proxying up to slow upstreams. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 

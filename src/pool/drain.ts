@@ -98,3 +98,16 @@ export class DrainController {
     this.timers.delete(key);
   }
 }
+
+/**
+ * A routing state's weights onto `pools` (absent = 0), each change told to `drain`, which starts
+ * a pool's drain timer when its weight drops to 0. The one place weights reach the pools, in the
+ * single process and in every worker alike.
+ */
+export function applyWeights(pools: readonly UpstreamPool[], weights: Readonly<Record<string, number>>, drain: DrainController, now = new Date()): void {
+  for (const pool of pools) {
+    const before = pool.weight;
+    pool.setWeight(weights[pool.name] ?? 0, now);
+    drain.weightChanged(pool, before);
+  }
+}

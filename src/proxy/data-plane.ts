@@ -49,6 +49,11 @@ export interface DataPlaneOptions {
   onTargetOutcome: (target: Target, ok: boolean) => void;
   /** Access log lines (when `log.access`) and shutdown warnings. */
   logger: Logger;
+  /**
+   * SO_REUSEPORT (SPEC §15 workers, Node ≥ 22.12): each worker binds the port itself and the
+   * kernel spreads connections; `exclusive` keeps node:cluster from routing the bind through the primary.
+   */
+  reusePort?: boolean;
 }
 
 export class DataPlane {
@@ -61,12 +66,14 @@ export class DataPlane {
   private readonly pools: DataPlanePools;
   private readonly logger: Logger;
   private config: Config;
+  private readonly reusePort: boolean;
 
   constructor(options: DataPlaneOptions) {
     const { config, observers: { meter, metrics, rates }, certificates, onTargetOutcome, logger } = options;
     this.config = config;
     this.pools = options.pools;
     this.logger = logger;
+    this.reusePort = options.reusePort === true;
     // The plain and the HTTPS listener route alike: same pools, weights, sticky cookie, override, observers.
     const routed: ProxyServerOptions = {
       choosePool: () => this.router.next(),
@@ -107,9 +114,9 @@ export class DataPlane {
   /** Binds the plain listener, then preview and HTTPS when configured; rejects with the first bind error. */
   async listen(): Promise<void> {
     const { listen, preview, tls } = this.config;
-    await listenOn(this.proxy, listen.port, listen.host);
-    if (this.preview !== null && preview !== undefined) await listenOn(this.preview, preview.port, preview.host);
-    if (this.tls !== null && tls !== undefined) await listenOn(this.tls, tls.port, tls.host);
+    await listenOn(this.proxy, listen.port, listen.host, this.reusePort);
+    if (this.preview !== null && preview !== undefined) await listenOn(this.preview, preview.port, preview.host, this.reusePort);
+    if (this.tls !== null && tls !== undefined) await listenOn(this.tls, tls.port, tls.host, this.reusePort);
   }
 
   /** An adopted routing revision: the routed listeners pick by its weights (the pools already carry them). */
@@ -164,6 +171,12 @@ export class DataPlane {
     return tunnels;
   }
 
+  /** Where the bound listeners are: `http://host:port` (`https://` for the TLS one); null when not configured. */
+  urls(): { proxy: string; preview: string | null; tls: string | null } {
+    const of = (listener: ProxyServer | null, scheme = 'http') => (listener === null ? null : urlOf(listener.server.address() as AddressInfo, scheme));
+    return { proxy: of(this.proxy)!, preview: of(this.preview), tls: of(this.tls, 'https') };
+  }
+
   /** Every data-plane listener: plain, preview, HTTPS. */
   listeners(): ProxyServer[] {
     return [this.proxy, this.preview, this.tls].filter((listener): listener is ProxyServer => listener !== null);
@@ -186,10 +199,12 @@ export class DataPlane {
   }
 }
 
-function listenOn(listener: ProxyServer, port: number, host: string): Promise<void> {
+function listenOn(listener: ProxyServer, port: number, host: string, reusePort: boolean): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     listener.server.once('error', reject);
-    listener.server.listen(port, host, () => {
+    // `reusePort` is in ListenOptions from Node 22.12 (older @types lack it).
+    const options = reusePort ? { port, host, exclusive: true, reusePort: true } : { port, host };
+    listener.server.listen(options, () => {
       listener.server.off('error', reject);
       resolve();
     });
@@ -199,4 +214,10 @@ function listenOn(listener: ProxyServer, port: number, host: string): Promise<vo
 /** ALPN protocols the HTTPS listener offers, in preference order (RFC 7301): `h2` first when `tls.http2` (SPEC §14). */
 function alpnProtocols(tls: TlsConfig): string[] {
   return tls.http2 ? ['h2', 'http/1.1'] : ['http/1.1'];
+}
+
+/** `scheme://host:port`, IPv6 hosts in brackets. */
+export function urlOf(address: AddressInfo, scheme = 'http'): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${scheme}://${host}:${address.port}`;
 }

@@ -20,7 +20,7 @@ export interface RolloutControllerOptions {
   control: RoutingControl;
   poolNames: () => readonly string[];
   instanceId: string;
-  meter: PoolMeter;
+  meter: Pick<PoolMeter, 'snapshot'>;
   fleet: Fleet;
   logger: Logger;
   /** How often each instance looks at the rollout (and renews the lease if it drives). */

@@ -44,6 +44,8 @@ export function routingRoutes(app: FastifyInstance, context: AdminContext): void
 
   app.get('/status', { schema: { querystring: StatusQuery } }, async (request, reply) => {
     const body: Record<string, unknown> = status();
+    const workers = context.workers?.();
+    if (workers !== undefined) body.workers = workers;
     // The edge listener's certificates (SPEC §13): `switchyard status` warns about the ones near expiry.
     const certificates = context.certificates?.() ?? null;
     if (certificates !== null) body.certificates = certificates;

@@ -13,6 +13,7 @@ import { portInUseHint } from '../hints.js';
 import { EXIT, type CliIo } from '../io.js';
 import { ReportedError, UsageError, type CommandResult } from '../result.js';
 import { serveUntilSignal } from '../signals.js';
+import { workerCount } from '../../cluster/worker-count.js';
 
 export const DEFAULT_CONFIG = 'config/switchyard.yaml';
 
@@ -77,13 +78,16 @@ export function registerServerCommands(program: Command, io: CliIo, run: (result
       if (!flags.json) {
         const config = loadConfigFile(file, io.env);
         io.out(`${file}: ok (${config.pools.map(poolSummary).join(', ')})`);
+        const { warning } = workerCount(config.workers);
+        if (warning !== undefined) io.err(`warning: ${warning}`);
         return EXIT.OK;
       }
       try {
         const config = loadConfigFile(file, io.env);
         const pools = config.pools.map((pool) => ({ name: pool.name, version: pool.version, targets: pool.targets,
           ...(pool.discover === undefined ? {} : { discover: pool.discover }) }));
-        io.out(JSON.stringify({ file, ok: true, pools }, null, 2));
+        const { warning } = workerCount(config.workers);
+        io.out(JSON.stringify({ file, ok: true, pools, ...(warning === undefined ? {} : { warnings: [warning] }) }, null, 2));
         return EXIT.OK;
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;

@@ -1,0 +1,48 @@
+// A worker process's entry (node:cluster forks it, primary.ts): waits for its snapshot, builds
+// the data plane, listens, then follows the primary until it says to stop — or until the
+// primary is gone (the IPC channel closes), when it drains and exits: no orphan listeners.
+import type { PrimaryMessage, WorkerMessage } from './messages.js';
+import { Worker } from './worker.js';
+
+let worker: Worker | null = null;
+let stopping = false;
+
+function send(message: WorkerMessage): void {
+  if (process.connected) process.send!(message, undefined, undefined, () => undefined);
+}
+
+async function stop(graceMs: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await worker?.close(graceMs);
+  process.exit(0);
+}
+
+process.on('message', (message: PrimaryMessage) => {
+  if (worker === null) {
+    if (message.type !== 'snapshot') return;
+    try {
+      worker = new Worker(message, send);
+    } catch (error) {
+      console.error(`worker ${message.slot}: ${(error as Error).message}`);
+      process.exit(1);
+    }
+    const graceMs = message.config.shutdown.graceMs;
+    process.on('disconnect', () => void stop(graceMs));
+    // A terminal's Ctrl-C reaches the whole process group: drain like the primary asks to.
+    process.on('SIGTERM', () => void stop(graceMs));
+    process.on('SIGINT', () => void stop(graceMs));
+    worker.listen().catch((error: unknown) => {
+      console.error(`worker ${message.slot}: ${(error as Error).message}`);
+      process.exit(1);
+    });
+    return;
+  }
+  if (message.type === 'shutdown') return void stop(message.graceMs);
+  worker.handle(message);
+});
+process.on('disconnect', () => {
+  if (worker === null) process.exit(0);
+});
+process.on('SIGHUP', () => undefined); // the primary reloads and pushes; a group-wide SIGHUP must not kill workers
+send({ type: 'hello' });
