@@ -41,6 +41,7 @@ import { WorkerCluster } from './cluster/primary.js';
 import { sumLoads } from './cluster/load-sum.js';
 import { primaryFlags } from './cluster/flag-map.js';
 import type { Outcome } from './cluster/messages.js';
+import { replay } from './cluster/outcomes.js';
 import { AggregatorRegistry } from 'prom-client';
 import { requestMetricNames } from './observe/metrics.js';
 
@@ -521,12 +522,9 @@ export class Switchyard {
 
   /** Passive evidence from a worker, in its order, to the one ejector (messages.ts Outcome). */
   private workerOutcomes(outcomes: readonly Outcome[]): void {
-    for (const { pool, id, leading, ok, trailing } of outcomes) {
-      const target = this.pools.find(pool, id);
-      if (target === undefined) continue;
-      for (let i = 0; i < leading; i++) this.ejector.observe(target, false);
-      if (ok) this.ejector.observe(target, true);
-      for (let i = 0; i < trailing; i++) this.ejector.observe(target, false);
+    for (const outcome of outcomes) {
+      const target = this.pools.find(outcome.pool, outcome.id);
+      if (target !== undefined) replay(outcome, (ok) => this.ejector.observe(target, ok));
     }
   }
 

@@ -1,6 +1,6 @@
 // A worker process's entry (node:cluster forks it, primary.ts): waits for its snapshot, builds
-// the data plane, listens, then follows the primary until it says to stop — or until the
-// primary is gone (the IPC channel closes), when it drains and exits: no orphan listeners.
+// the data plane, listens, then follows the primary until it says to stop. If the primary dies
+// the IPC channel closes and node:cluster ends the worker at once: no orphan listeners.
 import type { PrimaryMessage, WorkerMessage } from './messages.js';
 import { Worker } from './worker.js';
 
@@ -28,7 +28,6 @@ process.on('message', (message: PrimaryMessage) => {
       process.exit(1);
     }
     const graceMs = message.config.shutdown.graceMs;
-    process.on('disconnect', () => void stop(graceMs));
     // A terminal's Ctrl-C reaches the whole process group: drain like the primary asks to.
     process.on('SIGTERM', () => void stop(graceMs));
     process.on('SIGINT', () => void stop(graceMs));
@@ -40,9 +39,6 @@ process.on('message', (message: PrimaryMessage) => {
   }
   if (message.type === 'shutdown') return void stop(message.graceMs);
   worker.handle(message);
-});
-process.on('disconnect', () => {
-  if (worker === null) process.exit(0);
 });
 process.on('SIGHUP', () => undefined); // the primary reloads and pushes; a group-wide SIGHUP must not kill workers
 send({ type: 'hello' });

@@ -16,7 +16,8 @@ import { PoolMeter } from '../rollout/pool-meter.js';
 import type { RoutingState } from '../routing/state.js';
 import { CertificateStore } from '../tls/certificate-store.js';
 import { PRIMARY_FLAGS } from './flag-map.js';
-import type { FlagMap, Outcome, PoolLoad, PrimaryMessage, Snapshot, StateMessage, WorkerMessage } from './messages.js';
+import { OutcomeLog } from './outcomes.js';
+import type { FlagMap, PoolLoad, PrimaryMessage, Snapshot, StateMessage, WorkerMessage } from './messages.js';
 
 /** How often load, meter counts and passive evidence go to the primary. */
 const REPORT_MS = 50;
@@ -34,7 +35,7 @@ export class Worker {
   private readonly meter = new PoolMeter();
   private readonly rates = new PoolRates();
   private readonly metrics: Metrics;
-  private readonly outcomes = new Map<Target, Outcome>();
+  private readonly outcomes = new OutcomeLog<Target>();
   private readonly timer: NodeJS.Timeout;
   private closing: Promise<void> | null = null;
 
@@ -70,7 +71,7 @@ export class Worker {
       pools: this.pools,
       observers: { meter: this.meter, metrics: this.metrics, rates: this.rates },
       certificates: this.certificates,
-      onTargetOutcome: (target, ok) => this.observe(target, ok),
+      onTargetOutcome: (target, ok) => this.outcomes.record(target, ok),
       logger: this.logger,
       reusePort: snapshot.reusePort,
     });
@@ -165,20 +166,8 @@ export class Worker {
     return changed;
   }
 
-  /** One upstream attempt's outcome, kept in order where it matters (messages.ts Outcome). */
-  private observe(target: Target, ok: boolean): void {
-    let outcome = this.outcomes.get(target);
-    if (outcome === undefined) this.outcomes.set(target, (outcome = { pool: target.pool, id: target.id, leading: 0, ok: false, trailing: 0 }));
-    if (ok) {
-      outcome.ok = true;
-      outcome.trailing = 0;
-    } else if (outcome.ok) outcome.trailing++;
-    else outcome.leading++;
-  }
-
   private report(): void {
-    const outcomes = [...this.outcomes.values()];
-    this.outcomes.clear();
+    const outcomes = this.outcomes.take();
     this.send({ type: 'report', seq: this.seq, load: this.load(), meter: this.meter.snapshot(), outcomes, rates: this.rates.snapshot(this.pools.names) });
   }
 
