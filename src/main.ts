@@ -42,7 +42,7 @@ import { sumLoads } from './cluster/load-sum.js';
 import { primaryFlags } from './cluster/flag-map.js';
 import type { Outcome } from './cluster/messages.js';
 import { replay } from './cluster/outcomes.js';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, Histogram } from 'prom-client';
 import { requestMetricNames } from './observe/metrics.js';
 
 export interface SwitchyardOptions {
@@ -175,6 +175,14 @@ export class Switchyard {
       pools: () => this.pools.pools, storeUp: () => this.store.up, discoveryErrors: () => this.discovery.errors,
       certificates: () => this.certificates?.expiries() ?? [],
     });
+    if (this.cluster !== null) {
+      const propagation = new Histogram({
+        name: 'switchyard_worker_propagation_seconds', registers: [this.metrics.registry],
+        help: 'From a state change (flip, weights, targets, health, reload) to its acknowledgement by the last live worker',
+        buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+      });
+      this.cluster.onPropagated = (seconds) => propagation.observe(seconds);
+    }
     this.dataPlane = new DataPlane({
       config,
       pools: this.pools,
@@ -183,7 +191,8 @@ export class Switchyard {
       onTargetOutcome: (target, ok) => this.ejector.observe(target, ok),
       logger: this.logger,
     });
-    for (const pool of this.pools.pools) this.drain.track(pool);
+    // With workers each drains its own; the primary's pools only carry their sums (load-sum.ts).
+    if (this.cluster === null) for (const pool of this.pools.pools) this.drain.track(pool);
     this.control = new RoutingControl({
       store: this.store,
       poolNames: () => this.pools.names,
@@ -404,7 +413,7 @@ export class Switchyard {
     }
     // The target set re-watches kept targets with the new settings and drains the ones that left.
     const diff = this.pools.reconcile(next.pools);
-    for (const pool of diff.addedPools) this.drain.track(pool);
+    if (this.cluster === null) for (const pool of diff.addedPools) this.drain.track(pool);
     this.discovery.configure(next.pools, next.resolver.servers);
     this.ejector.configure(next.passive);
     this.drain.configure(next.drain.timeoutMs);

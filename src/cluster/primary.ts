@@ -54,6 +54,8 @@ export interface WorkerView {
 interface Member {
   slot: number;
   worker: ClusterWorker;
+  /** Its snapshot is sent: every later push goes to it too (it acks them before `ready`). */
+  synced: boolean;
   ready: boolean;
   seq: number | null;
   load: Record<string, PoolLoad>;
@@ -87,6 +89,10 @@ export class WorkerCluster {
   private stopping = false;
   private deaths: number[] = [];
   private scrapes = 0;
+  /** Pushes not yet applied by every live worker: seq → when sent (performance.now()). */
+  private readonly sentAt = new Map<number, number>();
+  /** Called with each push's time from send to the last live worker's ack, in seconds. */
+  onPropagated: ((seconds: number) => void) | null = null;
   private readonly scrapeWaits = new Map<number, (member: Member, metrics: MetricsJson) => void>();
   urls: { proxy: string; preview: string | null; tls: string | null } | null = null;
 
@@ -122,7 +128,9 @@ export class WorkerCluster {
     const seq = ++this.seq;
     if (message.type === 'discovered') this.discovered.set(message.pool, message.set);
     const full = { ...message, seq } as StateMessage;
-    for (const member of this.members.values()) if (member.ready) send(member.worker, full);
+    this.sentAt.set(seq, performance.now());
+    for (const member of this.members.values()) if (member.synced) send(member.worker, full);
+    this.settle();
     return seq;
   }
 
@@ -202,7 +210,7 @@ export class WorkerCluster {
 
   private fork(slot: number): Promise<void> {
     const worker = cluster.fork({ SWITCHYARD_WORKER: String(slot) });
-    const member: Member = { slot, worker, ready: false, seq: null, load: {}, meter: {}, rates: {}, metrics: null, exited: false };
+    const member: Member = { slot, worker, synced: false, ready: false, seq: null, load: {}, meter: {}, rates: {}, metrics: null, exited: false };
     this.members.set(slot, member);
     const id = String(slot);
     return new Promise<void>((resolve, reject) => {
@@ -212,7 +220,9 @@ export class WorkerCluster {
       }, READY_MS);
       worker.on('message', (message: WorkerMessage) => {
         switch (message.type) {
-          case 'hello': return send(worker, this.snapshot(slot));
+          case 'hello':
+            member.synced = true;
+            return send(worker, this.snapshot(slot));
           case 'ready':
             clearTimeout(timer);
             member.ready = true;
@@ -220,11 +230,13 @@ export class WorkerCluster {
             this.barrier.workerJoined(id);
             this.barrier.acked(id, message.seq);
             this.urls ??= { proxy: message.proxy, preview: message.preview, tls: message.tls };
+            this.settle();
             return resolve();
           case 'ack':
             member.seq = message.seq;
             member.load = message.load;
             this.barrier.acked(id, message.seq);
+            this.settle();
             return this.source.loadChanged();
           case 'report':
             member.load = message.load;
@@ -245,6 +257,7 @@ export class WorkerCluster {
         member.exited = true;
         this.barrier.workerLeft(id);
         if (this.members.get(slot) === member) this.members.delete(slot);
+        this.settle();
         addCounts(this.retired.meter, member.meter);
         if (member.metrics !== null) this.retired.metrics.push(counters(member.metrics));
         this.source.loadChanged();
@@ -266,6 +279,19 @@ export class WorkerCluster {
       this.fork(slot).catch((error: unknown) => this.logger.error({ kind: 'workers', worker: slot, error: (error as Error).message }, 'replacement worker failed to start'));
     }, delay);
     timer.unref();
+  }
+
+  /** Pushes every live worker has now applied: their propagation time is known. */
+  private settle(): void {
+    let applied = Infinity;
+    for (const member of this.members.values()) if (member.ready) applied = Math.min(applied, member.seq ?? 0);
+    if (applied === Infinity) return this.sentAt.clear(); // no worker yet: a snapshot will carry it
+    const now = performance.now();
+    for (const [seq, sentAt] of this.sentAt) {
+      if (seq > applied) break; // in order: the rest are newer
+      this.sentAt.delete(seq);
+      this.onPropagated?.((now - sentAt) / 1000);
+    }
   }
 
   private snapshot(slot: number): Snapshot {
