@@ -20,6 +20,7 @@ async function stop(graceMs: number): Promise<void> {
 
 process.on('message', (message: PrimaryMessage) => {
   if (worker === null) {
+    if (message.type === 'shutdown') process.exit(0); // stopped before it was given anything to serve
     if (message.type !== 'snapshot') return;
     try {
       worker = new Worker(message, send);
