@@ -1,6 +1,8 @@
 // A worker process's entry (node:cluster forks it, primary.ts): waits for its snapshot, builds
-// the data plane, listens, then follows the primary until it says to stop. If the primary dies
-// the IPC channel closes and node:cluster ends the worker at once: no orphan listeners.
+// the data plane, listens, then follows the primary until it says to stop — or until the
+// primary is gone (the IPC channel closes): then it stops accepting at once (no orphan
+// listener) and lets its in-flight requests finish within shutdown.graceMs, as on SIGTERM.
+import cluster from 'node:cluster';
 import type { PrimaryMessage, WorkerMessage } from './messages.js';
 import { Worker } from './worker.js';
 
@@ -29,6 +31,12 @@ process.on('message', (message: PrimaryMessage) => {
       process.exit(1);
     }
     const graceMs = message.config.shutdown.graceMs;
+    // node:cluster exits a worker at once on an unexpected disconnect, right after emitting this
+    // event (internal/cluster/child.js), unless the disconnect was asked for; we drain instead.
+    cluster.worker?.once('disconnect', () => {
+      cluster.worker!.exitedAfterDisconnect = true;
+      void stop(graceMs);
+    });
     // A terminal's Ctrl-C reaches the whole process group: drain like the primary asks to.
     process.on('SIGTERM', () => void stop(graceMs));
     process.on('SIGINT', () => void stop(graceMs));

@@ -88,8 +88,9 @@ export class Worker {
   async listen(): Promise<void> {
     await this.dataPlane.listen();
     const urls = this.dataPlane.urls();
-    this.send({ type: 'ready', seq: this.seq, proxy: urls.proxy, preview: urls.preview, tls: urls.tls });
     this.logger.info({ ...urls, revision: this.routing.revision }, 'worker ready');
+    this.logger.flush(); // written before the primary's "listening" line
+    this.send({ type: 'ready', seq: this.seq, proxy: urls.proxy, preview: urls.preview, tls: urls.tls });
   }
 
   /** One message from the primary. */
