@@ -129,13 +129,18 @@ export function machineTicks() {
 export function treeCpuSeconds(pid) {
   const root = cpuSeconds(pid);
   if (root === null) return null;
-  let total = 0;
   const tree = processTree(pid);
-  for (const each of tree) {
-    const fields = statFields(each);
-    if (fields !== null) total += fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) / 100;
-  }
+  const total = tree.reduce((sum, each) => sum + (withReapedCpuSeconds(each) ?? 0), 0);
   return { total, root, processes: tree.length };
+}
+
+/**
+ * User + system CPU seconds of `pid` and of its children it has reaped (the bench's own: with
+ * every `wrk` it ran and waited for); null where /proc is missing.
+ */
+export function withReapedCpuSeconds(pid) {
+  const fields = statFields(pid);
+  return fields === null ? null : fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) / 100;
 }
 
 /**

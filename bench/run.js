@@ -299,7 +299,7 @@ const h2 = runs('h2') ? await h2loadSection({
   startSwitchyard: () => startSwitchyard(upstream.ports, { access: true }),
 }) : undefined;
 const workers = runs('workers') ? await workersSection({
-  work, upstreamPort: u1, load, loader: LOADER, rounds: WORKERS_ROUNDS, seconds: SECONDS, connections: CONNECTIONS, smoke: SMOKE,
+  work, upstreamPort: u1, upstreamPid: upstream.child.pid, load, loader: LOADER, rounds: WORKERS_ROUNDS, seconds: SECONDS, connections: CONNECTIONS, smoke: SMOKE,
   startSwitchyard: (count) => startSwitchyard(upstream.ports, { access: true, workers: count }),
 }) : undefined;
 if (upstream) await stop(upstream.child);

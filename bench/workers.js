@@ -8,12 +8,17 @@
 // master + workers), from /proc; the primary's (master's) own part is reported beside it.
 //
 // On a 2-core machine the load generator and the upstream run on the same two cores, so two
-// workers cannot reach 2×: nginx's own 2 / 1 in the same run is the ceiling to judge by. Each
-// row also reports how busy the whole machine was (all cores, /proc/stat) during its load: a
-// `workers: 1` row that already keeps the machine X busy can gain at most 1 / X from a second
-// worker (the load generator and the upstream need CPU for every added request too).
+// workers cannot reach 2×: nginx's own 2 / 1 in the same run is one ceiling to judge by. Each
+// row also reports how busy the whole machine was during its load (all cores, /proc/stat) and
+// how much of that was neither the proxy, the upstream nor the load generator (other processes
+// on the box). A `workers: 1` row whose own processes (proxy, upstream, load) already use a
+// share X of all the cores can gain at most 1 / X from more workers: every added request costs
+// the load generator and the upstream their part too. That second ceiling leaves neighbours out.
 import { availableParallelism } from 'node:os';
-import { has, machineTicks, markdownTable, median, medians, perRound, perRoundRatio, showRatio, startNginxProxy, stop, until, withCpu } from './lib.js';
+import {
+  has, machineTicks, markdownTable, median, medians, perRound, perRoundRatio, showRatio, startNginxProxy, stop, treeCpuSeconds, until, withCpu,
+  withReapedCpuSeconds,
+} from './lib.js';
 
 /**
  * Waits until a Switchyard started with `workers` serves with all of them: `/status` lists them
@@ -29,9 +34,9 @@ async function allWorkersReady(adminPort, expected) {
 /**
  * Runs the section. `startSwitchyard(workers)` starts a default-features Switchyard with that
  * `workers` setting in front of the upstream and returns `{ port, adminPort, child }`; `load(url)`
- * is the plain rows' load. Returns the figures for latest.json.
+ * is the plain rows' load; `upstreamPid` the upstream's process. Returns the figures for latest.json.
  */
-export async function workersSection({ work, upstreamPort, startSwitchyard, load, rounds, seconds, connections, loader, smoke }) {
+export async function workersSection({ work, upstreamPort, upstreamPid, startSwitchyard, load, rounds, seconds, connections, loader, smoke }) {
   const cores = availableParallelism();
   const switchyard = (workers) => ({
     name: `switchyard, workers: ${workers}${workers === 'auto' ? ` (${cores})` : ''}`, workers,
@@ -55,11 +60,19 @@ export async function workersSection({ work, upstreamPort, startSwitchyard, load
     row.runs = [];
     if (!smoke) await load(url(row), { seconds: 2 }); // warm-up: JIT, connection pools, every worker
   }
+  // The CPU of the rest of the bench's own processes: the upstream's, and the load generator's (wrk
+  // is the bench's reaped child; autocannon runs inside it).
+  const benchCpu = () => (treeCpuSeconds(upstreamPid)?.total ?? 0) + (withReapedCpuSeconds(process.pid) ?? 0);
   const measure = async (row) => {
-    const before = machineTicks();
+    const before = { machine: machineTicks(), bench: benchCpu() };
     const run = await withCpu(row.peer.child.pid, () => load(url(row)), { tree: true });
-    const after = machineTicks();
-    run.machineBusy = before !== null && after !== null && after.total > before.total ? (after.busy - before.busy) / (after.total - before.total) : null;
+    const after = { machine: machineTicks(), bench: benchCpu() };
+    if (before.machine === null || after.machine === null || after.machine.total <= before.machine.total) return run;
+    const coreSeconds = (after.machine.total - before.machine.total) / 100;
+    run.machineBusy = (after.machine.busy - before.machine.busy) / 100 / coreSeconds;
+    // Shares of all the cores: the proxy's, the upstream's and the load generator's together.
+    run.ownShare = run.cpuUsPerRequest === null ? null : ((run.cpuUsPerRequest * run.requests) / 1e6 + after.bench - before.bench) / coreSeconds;
+    run.neighbours = run.ownShare === null ? null : Math.max(0, run.machineBusy - run.ownShare);
     return run;
   };
   for (let round = 0; round < rounds; round++) {
@@ -71,7 +84,7 @@ export async function workersSection({ work, upstreamPort, startSwitchyard, load
     name: row.name,
     workers: row.workers,
     processes: Math.max(...row.runs.map((run) => run.processes ?? 0)),
-    ...medians(row.runs, ['rps', 'p50', 'p99', 'cpuUsPerRequest', 'machineBusy']),
+    ...medians(row.runs, ['rps', 'p50', 'p99', 'cpuUsPerRequest', 'machineBusy', 'ownShare', 'neighbours']),
     primaryCpuShare: median(row.runs.map((run) => run.rootCpuShare)),
     errors: row.runs.reduce((sum, run) => sum + run.errors, 0),
     rounds: row.runs.map((run) => Math.round(run.rps)),
@@ -88,7 +101,7 @@ export async function workersSection({ work, upstreamPort, startSwitchyard, load
   scaling.switchyardOfCeiling = ng1.missing ? perRound([])
     : perRound(sy1.runs.map((_, round) => (sy2.runs[round].rps / sy1.runs[round].rps) / (ng2.runs[round].rps / ng1.runs[round].rps)));
   // What every core busy would allow over each `workers: 1` row, at that row's CPU per request (its own, the load's, the upstream's).
-  const busyCeiling = (row) => (row.missing ? perRound([]) : perRound(row.runs.map((run) => 1 / run.machineBusy)));
+  const busyCeiling = (row) => (row.missing ? perRound([]) : perRound(row.runs.map((run) => 1 / run.ownShare)));
   scaling.switchyardMachineCeiling = busyCeiling(sy1);
   scaling.nginxMachineCeiling = busyCeiling(ng1);
   const switchyardVsNginx = {
@@ -102,11 +115,12 @@ export async function workersSection({ work, upstreamPort, startSwitchyard, load
 
 function print(results, { switchyardVsNginx, scaling, cores, ngAuto }, how) {
   const fmt = (value, digits = 2) => (value === null || value === undefined ? '-' : Number(value).toFixed(digits));
-  const header = ['workers', 'processes', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'primary/master CPU %', 'machine busy %', 'errors'];
+  const header = ['workers', 'processes', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'primary/master CPU %', 'machine busy %', 'proxy+upstream+load %', 'others %', 'errors'];
   const percent = (share) => (share === null ? '-' : fmt(share * 100, 1));
   const table = results.map((result) => (result.missing ? [result.name, result.missing, ...header.slice(2).map(() => '')] : [
     result.name, String(result.processes), String(Math.round(result.rps)), fmt(result.p50), fmt(result.p99),
-    fmt(result.cpuUsPerRequest, 1), percent(result.primaryCpuShare), percent(result.machineBusy), String(result.errors),
+    fmt(result.cpuUsPerRequest, 1), percent(result.primaryCpuShare), percent(result.machineBusy), percent(result.ownShare), percent(result.neighbours),
+    String(result.errors),
   ]));
   console.log(`\nWorkers (${how}; CPU of the whole process tree: primary + workers, nginx master + workers; ${cores} core(s))`);
   console.log(markdownTable(header, table));
@@ -130,7 +144,7 @@ function print(results, { switchyardVsNginx, scaling, cores, ngAuto }, how) {
     showRatio('nginx worker_processes 2 / 1, req/s (the ceiling on this machine)', scaling.nginx.rps),
     showRatio('nginx worker_processes 2 / 1, CPU per request', scaling.nginx.cpu),
     showRatio("switchyard's 2 / 1 over nginx's 2 / 1, req/s", scaling.switchyardOfCeiling),
-    showRatio('every core busy at workers: 1 would allow (1 / machine busy)', scaling.switchyardMachineCeiling),
-    showRatio('every core busy at worker_processes 1 would allow (1 / machine busy)', scaling.nginxMachineCeiling),
+    showRatio('every core for proxy, upstream and load at workers: 1 would allow', scaling.switchyardMachineCeiling),
+    showRatio('every core for proxy, upstream and load at worker_processes 1 would allow', scaling.nginxMachineCeiling),
   ].join('\n  ')}`);
 }
