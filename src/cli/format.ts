@@ -84,7 +84,22 @@ export function formatStatus(status: StatusView, options: StatusFormatOptions = 
     return discovery === undefined ? [row] : [row, `  ${discoveryText(discovery, now, color)}`];
   })].join('\n');
   const warnings = certificateWarnings((status as { certificates?: unknown }).certificates, now, color).map((line) => `${line}\n`).join('');
-  return `${by}\n${store}\n${warnings}\n${summaryWithDiscovery}\n\n${targets}\n`;
+  const workers = workersText((status as { workers?: unknown }).workers, color);
+  return `${by}\n${store}\n${workers}${warnings}\n${summaryWithDiscovery}\n\n${targets}\n`;
+}
+
+/** /status's `workers` (SPEC §15; absent with one process or from an older server). */
+interface WorkerView {
+  slot: number;
+  pid: number;
+  ready: boolean;
+}
+
+/** `workers 2: 1 pid 4101 · 2 pid 4102` — a worker still starting (a replacement) in yellow. Empty without workers. */
+function workersText(workers: unknown, color: boolean): string {
+  if (!Array.isArray(workers) || workers.length === 0) return '';
+  const each = (workers as WorkerView[]).map(({ slot, pid, ready }) => paint(`${slot} pid ${pid}${ready ? '' : ' starting'}`, ready ? null : 'yellow', color));
+  return `workers ${workers.length}: ${each.join(' · ')}\n`;
 }
 
 /** `switchyard status` warns about an edge certificate this close to its notAfter (SPEC §13). */

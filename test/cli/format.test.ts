@@ -35,3 +35,14 @@ t.test('formatStatus shows pools, targets and health', async (t) => {
   t.match(text, /http:\/\/a:2\s+no\s+ready\s+-\s+ejected\s+0\s+-/);
   t.match(text, /http:\/\/b:1\s+no\s+ready\s+-\s+unhealthy\s+0\s+fail ECONNREFUSED 1ms/);
 });
+
+t.test('formatStatus lists the workers (SPEC §15), a starting one marked; nothing without them', async (t) => {
+  const status = {
+    revision: 1, weights: { blue: 100 }, previous: null, updatedAt: '2026-01-01T00:00:00.000Z', updatedBy: 'config', store: { kind: 'memory', up: true },
+    instance: { id: 'x', startedAt: '' }, pools: {},
+  } as unknown as StatusView;
+  t.notMatch(formatStatus(status), /workers/);
+  const withWorkers = { ...status, workers: [{ slot: 1, pid: 4101, ready: true, seq: 3 }, { slot: 2, pid: 4177, ready: false, seq: null }] } as unknown as StatusView;
+  t.match(formatStatus(withWorkers), /^workers 2: 1 pid 4101 · 2 pid 4177 starting$/m);
+});
+
