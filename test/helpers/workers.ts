@@ -227,7 +227,7 @@ export function refusesConnections(url: string): Promise<boolean> {
 
 export interface StatusWithWorkers {
   pools: Record<string, { inflight: number; readyTargets: number; targets: Array<{ id: string; url: string; ready: boolean }> }>;
-  workers?: Array<{ slot: number; pid: number; ready: boolean; revision: number }>;
+  workers?: Array<{ slot: number; pid: number; ready: boolean; seq: number | null }>;
 }
 
 export async function getStatus(admin: string): Promise<StatusWithWorkers> {
