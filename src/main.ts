@@ -125,7 +125,8 @@ export class Switchyard {
       logger: this.logger,
       ...(options.reusePort === undefined ? {} : { reusePort: options.reusePort }),
       source: {
-        state: () => ({ config: this.config, routing: this.control.current, targets: this.targets.current, flags: primaryFlags(this.pools.pools) }),
+        state: () => ({ config: this.config, routing: this.control.current, targets: this.targets.current, flags: primaryFlags(this.pools.pools),
+          pems: this.certificates?.pems() ?? {} }),
         loadChanged: () => sumLoads(this.pools.pools, this.cluster!.loads()),
         outcomes: (outcomes) => this.workerOutcomes(outcomes),
       },
@@ -308,10 +309,12 @@ export class Switchyard {
   /**
    * `/readyz`: serving (first health round over, not shutting down), and no pool with traffic
    * is empty only because its DNS has not answered since start — a replica started during a
-   * DNS outage must not take traffic from one that holds the last good set.
+   * DNS outage must not take traffic from one that holds the last good set. With workers, at
+   * least one of them listening.
    */
   get ready(): boolean {
-    return this.serving && this.pools.awaitingFirstAnswer(this.control.current.weights).length === 0;
+    return this.serving && (this.cluster === null || this.cluster.readyCount > 0)
+      && this.pools.awaitingFirstAnswer(this.control.current.weights).length === 0;
   }
 
   /**
@@ -425,7 +428,7 @@ export class Switchyard {
     const tls = this.config.tls;
     if (this.certificates !== null && tls !== undefined && tlsKept) this.certificates.configure(tls.certificates, tls.minVersion);
     if (this.cluster !== null) {
-      this.cluster.push({ type: 'config', config: this.cluster.withPorts(this.config) });
+      this.cluster.push({ type: 'config', config: this.cluster.withPorts(this.config), pems: this.certificates?.pems() ?? {} });
       this.pushFlags();
     }
     this.applyRouting(this.control.current);
@@ -539,7 +542,7 @@ export class Switchyard {
 
   /** A certificate pair rotated or refused: into the event list beside routing changes (best effort, like reload's). */
   private certificateEvent({ kind, reason }: CertificateEvent): void {
-    if (kind === 'rotated') this.cluster?.push({ type: 'certificates' });
+    if (kind === 'rotated') this.cluster?.push({ type: 'certificates', pems: this.certificates!.pems() });
     this.store.recordEvent({ revision: this.control.current.revision, at: new Date().toISOString(), who: 'tls', kind: 'certificate',
       from: null, to: null, reason: `${kind}: ${reason}` }).catch(() => undefined);
   }

@@ -91,14 +91,16 @@ export function formatStatus(status: StatusView, options: StatusFormatOptions = 
 /** /status's `workers` (SPEC §15; absent with one process or from an older server). */
 interface WorkerView {
   slot: number;
-  pid: number;
+  /** Null while the slot waits out a back-off. */
+  pid: number | null;
   ready: boolean;
 }
 
-/** `workers 2: 1 pid 4101 · 2 pid 4102` — a worker still starting (a replacement) in yellow. Empty without workers. */
+/** `workers 2: 1 pid 4101 · 2 pid 4102` — a worker still starting or a slot respawning in yellow. Empty without workers. */
 function workersText(workers: unknown, color: boolean): string {
   if (!Array.isArray(workers) || workers.length === 0) return '';
-  const each = (workers as WorkerView[]).map(({ slot, pid, ready }) => paint(`${slot} pid ${pid}${ready ? '' : ' starting'}`, ready ? null : 'yellow', color));
+  const each = (workers as WorkerView[]).map(({ slot, pid, ready }) =>
+    paint(pid === null ? `${slot} respawning` : `${slot} pid ${pid}${ready ? '' : ' starting'}`, ready ? null : 'yellow', color));
   return `workers ${workers.length}: ${each.join(' · ')}\n`;
 }
 

@@ -10,6 +10,9 @@ import type { Counts } from '../rollout/latency-histogram.js';
 import type { PoolRateSeries } from '../observe/pool-rates.js';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 
+/** PEM bytes by file path (structured clone delivers them as Uint8Array). */
+export type Pems = Record<string, Uint8Array>;
+
 /** The health flags the primary owns (checker, ejector), per pool, per target id: Flag bits. */
 export type FlagMap = Record<string, Record<string, number>>;
 
@@ -30,6 +33,8 @@ export interface Snapshot {
   targets: TargetsState | null;
   discovered: Record<string, DiscoveredSet>;
   flags: FlagMap;
+  /** The edge certificate pairs the primary loaded, by file path (the worker never reads those files). */
+  pems: Pems;
   /** SO_REUSEPORT per worker (Node ≥ 22.12), else node:cluster's shared handle. */
   reusePort: boolean;
 }
@@ -40,9 +45,9 @@ export type StateMessage =
   | { type: 'discovered'; seq: number; pool: string; set: DiscoveredSet }
   | { type: 'flags'; seq: number; flags: FlagMap }
   /** A reload applied in the primary (restart-only keys already kept). */
-  | { type: 'config'; seq: number; config: Config }
-  /** The edge certificate files changed and loaded well in the primary: re-read them. */
-  | { type: 'certificates'; seq: number };
+  | { type: 'config'; seq: number; config: Config; pems: Pems }
+  /** The edge certificate files changed and loaded well in the primary: these are the pairs now. */
+  | { type: 'certificates'; seq: number; pems: Pems };
 
 export type PrimaryMessage =
   | Snapshot

@@ -26,6 +26,13 @@ const EXIT_SLACK_MS = 5000;
 const RESPAWN_BURST = 3;
 const RESPAWN_WINDOW_MS = 10_000;
 const RESPAWN_BACKOFF_MS = 1000;
+/** A slot whose replacements keep dying before they listen (a bad file, a crash at start) backs off up to this. */
+const RESPAWN_MAX_MS = 30_000;
+/**
+ * A worker silent this long (it reports every 50 ms) has a blocked event loop: it is killed and
+ * replaced, since with SO_REUSEPORT the kernel keeps handing it new connections that nobody answers.
+ */
+const WATCHDOG_MS = 10_000;
 
 /** SO_REUSEPORT where the runtime has it (Node ≥ 22.12, 23.1+): the kernel spreads connections and the primary stays off the accept path. */
 export function hasReusePort(version = process.versions.node): boolean {
@@ -36,7 +43,7 @@ export function hasReusePort(version = process.versions.node): boolean {
 /** What the primary's Switchyard gives the cluster: its state for snapshots, and where reports go. */
 export interface ClusterSource {
   /** The running config, routing, targets document and flags (ports as configured). */
-  state(): Pick<Snapshot, 'config' | 'routing' | 'targets' | 'flags'>;
+  state(): Pick<Snapshot, 'config' | 'routing' | 'targets' | 'flags' | 'pems'>;
   /** A worker's load changed (ack or report) or a worker left: the sums may have changed. */
   loadChanged(): void;
   /** Passive evidence from one worker, for the one ejector. */
@@ -45,7 +52,8 @@ export interface ClusterSource {
 
 export interface WorkerView {
   slot: number;
-  pid: number;
+  /** Null while the slot waits to be refilled (back-off after repeated deaths). */
+  pid: number | null;
   ready: boolean;
   /** The newest push it applied (the primary's sequence number). */
   seq: number | null;
@@ -64,6 +72,8 @@ interface Member {
   /** Its last scrape answer: what it had counted, kept if it dies (counters must not go back). */
   metrics: MetricsJson | null;
   exited: boolean;
+  /** When it was last heard from (performance.now()): the watchdog's clock. */
+  heardAt: number;
 }
 
 export interface ClusterOptions {
@@ -88,6 +98,13 @@ export class WorkerCluster {
   private ports: { listen: number; preview?: number; tls?: number } | null = null;
   private stopping = false;
   private deaths: number[] = [];
+  /** Set once every first worker listens: from then on a worker that dies, at any point, is replaced. */
+  private started = false;
+  /** Slots waiting out a back-off before their next fork. */
+  private readonly respawning = new Set<number>();
+  /** Per slot, replacements in a row that died before they listened. */
+  private readonly failedStarts = new Map<number, number>();
+  private watchdog: NodeJS.Timeout | null = null;
   private scrapes = 0;
   /** Pushes not yet applied by every live worker: seq → when sent (performance.now()). */
   private readonly sentAt = new Map<number, number>();
@@ -121,6 +138,16 @@ export class WorkerCluster {
     const started = [];
     for (let slot = 1; slot <= this.count; slot++) started.push(this.fork(slot));
     await Promise.all(started);
+    this.started = true;
+    this.watchdog = setInterval(() => this.checkSilence(), 1000);
+    this.watchdog.unref();
+  }
+
+  /** Workers listening now: with none, the instance serves nothing (`/readyz` says so). */
+  get readyCount(): number {
+    let count = 0;
+    for (const member of this.members.values()) if (member.ready) count++;
+    return count;
   }
 
   /** Sends a state change to every worker; returns its sequence number (what `propagated` waits for). */
@@ -175,8 +202,9 @@ export class WorkerCluster {
       const id = ++this.scrapes;
       const timer = setTimeout(() => {
         this.scrapeWaits.delete(id);
-        this.logger.warn({ kind: 'workers', worker: member.slot }, `worker did not answer the scrape within ${SCRAPE_MS} ms: left out`);
-        resolve(member.metrics);
+        this.logger.warn({ kind: 'workers', worker: member.slot }, `worker did not answer the scrape within ${SCRAPE_MS} ms: its previous answer is used`);
+        // A worker that died meanwhile is in the retired totals already: counted once.
+        resolve(member.exited ? null : member.metrics);
       }, SCRAPE_MS);
       this.scrapeWaits.set(id, (_member, metrics) => {
         clearTimeout(timer);
@@ -188,14 +216,16 @@ export class WorkerCluster {
   }
 
   workers(): WorkerView[] {
-    return [...this.members.values()].sort((a, b) => a.slot - b.slot)
-      .map((member) => ({ slot: member.slot, pid: member.worker.process.pid ?? 0, ready: member.ready, seq: member.seq }));
+    const views: WorkerView[] = [...this.members.values()].map((member) => ({ slot: member.slot, pid: member.worker.process.pid ?? null, ready: member.ready, seq: member.seq }));
+    for (const slot of this.respawning) views.push({ slot, pid: null, ready: false, seq: null });
+    return views.sort((a, b) => a.slot - b.slot);
   }
 
   /** SIGTERM's half for the workers: each drains for up to `graceMs` and exits; resolves once all did (or were killed). */
   async close(graceMs: number): Promise<void> {
     this.stopping = true;
     this.barrier.close();
+    if (this.watchdog !== null) clearInterval(this.watchdog);
     const exits = [...this.members.values()].map((member) => new Promise<void>((resolve) => {
       if (member.exited) return resolve();
       const kill = setTimeout(() => member.worker.process.kill('SIGKILL'), graceMs + EXIT_SLACK_MS);
@@ -210,7 +240,7 @@ export class WorkerCluster {
 
   private fork(slot: number): Promise<void> {
     const worker = cluster.fork({ SWITCHYARD_WORKER: String(slot) });
-    const member: Member = { slot, worker, synced: false, ready: false, seq: null, load: {}, meter: {}, rates: {}, metrics: null, exited: false };
+    const member: Member = { slot, worker, synced: false, ready: false, seq: null, load: {}, meter: {}, rates: {}, metrics: null, exited: false, heardAt: performance.now() };
     this.members.set(slot, member);
     const id = String(slot);
     return new Promise<void>((resolve, reject) => {
@@ -219,6 +249,7 @@ export class WorkerCluster {
         reject(new Error(`worker ${slot} did not start listening within ${READY_MS} ms`));
       }, READY_MS);
       worker.on('message', (message: WorkerMessage) => {
+        member.heardAt = performance.now();
         switch (message.type) {
           case 'hello':
             member.synced = true;
@@ -231,6 +262,7 @@ export class WorkerCluster {
             this.barrier.acked(id, message.seq);
             this.urls ??= { proxy: message.proxy, preview: message.preview, tls: message.tls };
             this.settle();
+            this.failedStarts.delete(slot);
             return resolve();
           case 'ack':
             member.seq = message.seq;
@@ -262,23 +294,46 @@ export class WorkerCluster {
         if (member.metrics !== null) this.retired.metrics.push(counters(member.metrics));
         this.source.loadChanged();
         if (!member.ready) reject(new Error(`worker ${slot} exited before it listened (code ${code}, signal ${signal})`));
-        if (this.stopping || !member.ready) return;
-        this.logger.warn({ kind: 'workers', worker: slot, workerPid: worker.process.pid, code, signal }, 'worker exited');
+        // Before the first start completes, start() fails and the caller stops everything.
+        if (this.stopping || !this.started) return;
+        this.logger.warn({ kind: 'workers', worker: slot, workerPid: worker.process.pid, code, signal, listening: member.ready }, 'worker exited');
+        if (!member.ready) this.failedStarts.set(slot, (this.failedStarts.get(slot) ?? 0) + 1);
         this.replace(slot);
       });
     });
   }
 
-  /** A worker died while serving: a new one takes its slot at once (after a burst of deaths, a second later). */
+  /**
+   * A worker died: a new one takes its slot at once — a second later after a burst of deaths,
+   * and with doubling waits (up to RESPAWN_MAX_MS) while replacements die before they listen.
+   */
   private replace(slot: number): void {
     const now = Date.now();
     this.deaths = [...this.deaths.filter((at) => now - at < RESPAWN_WINDOW_MS), now];
-    const delay = this.deaths.length > RESPAWN_BURST ? RESPAWN_BACKOFF_MS : 0;
+    const failed = this.failedStarts.get(slot) ?? 0;
+    const delay = failed > 0 ? Math.min(RESPAWN_MAX_MS, RESPAWN_BACKOFF_MS * 2 ** (failed - 1))
+      : this.deaths.length > RESPAWN_BURST ? RESPAWN_BACKOFF_MS : 0;
+    this.respawning.add(slot);
     const timer = setTimeout(() => {
+      this.respawning.delete(slot);
       if (this.stopping) return;
-      this.fork(slot).catch((error: unknown) => this.logger.error({ kind: 'workers', worker: slot, error: (error as Error).message }, 'replacement worker failed to start'));
+      // Its exit, if it fails, comes back here.
+      this.fork(slot).catch((error: unknown) => this.logger.error({ kind: 'workers', worker: slot, error: (error as Error).message, retryInMs: Math.min(RESPAWN_MAX_MS, RESPAWN_BACKOFF_MS * 2 ** ((this.failedStarts.get(slot) ?? 1) - 1)) },
+        'replacement worker failed to start; retrying'));
     }, delay);
     timer.unref();
+  }
+
+  /** The watchdog: a listening worker silent for WATCHDOG_MS is killed (its exit replaces it). */
+  private checkSilence(): void {
+    const now = performance.now();
+    for (const member of this.members.values()) {
+      if (!member.ready || member.exited || now - member.heardAt < WATCHDOG_MS) continue;
+      this.logger.error({ kind: 'workers', worker: member.slot, workerPid: member.worker.process.pid, silentMs: Math.round(now - member.heardAt) },
+        'worker silent (event loop blocked or stopped): killed, to be replaced');
+      member.heardAt = now; // one kill
+      member.worker.process.kill('SIGKILL');
+    }
   }
 
   /** Pushes every live worker has now applied: their propagation time is known. */
@@ -303,7 +358,7 @@ export class WorkerCluster {
       ...(state.config.preview === undefined ? {} : { preview: { ...state.config.preview, port: ports.preview! } }),
       ...(state.config.tls === undefined ? {} : { tls: { ...state.config.tls, port: ports.tls! } }),
     };
-    return { type: 'snapshot', seq: this.seq, slot, config, routing: state.routing, targets: state.targets, flags: state.flags,
+    return { type: 'snapshot', seq: this.seq, slot, config, routing: state.routing, targets: state.targets, flags: state.flags, pems: state.pems,
       discovered: Object.fromEntries(this.discovered), reusePort: this.reusePort };
   }
 

@@ -17,7 +17,8 @@ import type { RoutingState } from '../routing/state.js';
 import { CertificateStore } from '../tls/certificate-store.js';
 import { PRIMARY_FLAGS } from './flag-map.js';
 import { OutcomeLog } from './outcomes.js';
-import type { FlagMap, PoolLoad, PrimaryMessage, Snapshot, StateMessage, WorkerMessage } from './messages.js';
+import { parsePair, type PemBytes } from '../tls/pem.js';
+import type { FlagMap, Pems, PoolLoad, PrimaryMessage, Snapshot, StateMessage, WorkerMessage } from './messages.js';
 
 /** How often load, meter counts and passive evidence go to the primary. */
 const REPORT_MS = 50;
@@ -27,6 +28,8 @@ export class Worker {
   private config: Config;
   private routing: RoutingState;
   private flags: FlagMap;
+  /** The primary's certificate pairs: the only source this worker's certificate store reads. */
+  private pems: Pems;
   private seq: number;
   private readonly pools: TargetSet;
   private readonly drain: DrainController;
@@ -44,12 +47,14 @@ export class Worker {
     this.config = config;
     this.routing = snapshot.routing;
     this.flags = snapshot.flags;
+    this.pems = snapshot.pems;
     this.seq = snapshot.seq;
     this.logger = createLogger(config.log.level, undefined, { shared: true }).child({ worker: snapshot.slot });
     this.certificates = config.tls === undefined ? null : new CertificateStore({
       certificates: config.tls.certificates,
       minVersion: config.tls.minVersion,
       logger: this.logger,
+      read: (certFile, keyFile, now) => parsePair(this.pem(certFile), this.pem(keyFile), certFile, keyFile, now),
       onDefaultChange: (secure) => this.dataPlane.tls?.setSecureContext(secure),
     });
     this.drain = new DrainController({ timeoutMs: config.drain.timeoutMs, closeLongLived: (pool) => this.dataPlane.closeLongLived(pool), logger: this.logger });
@@ -133,8 +138,11 @@ export class Worker {
         }
         return;
       }
-      case 'config': return this.applyConfig(message.config);
+      case 'config':
+        this.pems = message.pems;
+        return this.applyConfig(message.config);
       case 'certificates': {
+        this.pems = message.pems;
         const tls = this.config.tls;
         if (this.certificates !== null && tls !== undefined) this.certificates.configure(tls.certificates, tls.minVersion);
       }
@@ -157,6 +165,12 @@ export class Worker {
     const tls = config.tls;
     if (this.certificates !== null && tls !== undefined) this.certificates.configure(tls.certificates, tls.minVersion);
     this.applyRouting(this.routing);
+  }
+
+  /** A file's bytes as the primary loaded them. */
+  private pem(path: string): PemBytes {
+    const bytes = this.pems[path];
+    return bytes === undefined ? { ok: false, message: `not loaded by the primary (${path})` } : { ok: true, bytes: Buffer.from(bytes) };
   }
 
   /** The primary's flags for `target`; one it has not seen is pending its first check. True when `ready` changed. */

@@ -156,6 +156,7 @@ export class DataPlane {
       listener.closeIdle(); // HTTP/2 sessions get GOAWAY: open streams finish, new ones go elsewhere
       return closed;
     });
+    const deadline = Date.now() + graceMs;
     const finished = await this.waitForInflight(graceMs);
     let tunnels = 0;
     for (const listener of listeners) tunnels += listener.tunnels.closeAll();
@@ -167,7 +168,15 @@ export class DataPlane {
       await new Promise((resolve) => setImmediate(resolve));
       for (const listener of listeners) listener.closeAll();
     }
-    await Promise.all(stopped);
+    // Nothing is in flight, but a connection that never sent a request (a balancer's TCP check,
+    // a client that connected and half-closed) holds `server.close` until its own timeout — up
+    // to a minute. What is left at the end of the grace is cut: shutdown never outlasts graceMs.
+    const all = Promise.all(stopped);
+    const timer = setTimeout(() => {
+      for (const listener of listeners) listener.closeAll();
+    }, Math.max(0, deadline - Date.now()));
+    await all;
+    clearTimeout(timer);
     return tunnels;
   }
 

@@ -52,6 +52,8 @@ const kIdle = Symbol('idleTimer');
 export class H2Sessions {
   readonly server: Http2Server;
   private readonly sessions = new Set<Http2Session>();
+  /** Connections whose first bytes have not yet told HTTP/1.1 from HTTP/2. */
+  private readonly sniffing = new Set<Socket>();
   private readonly options: H2SessionsOptions;
   private closing = false;
 
@@ -113,26 +115,34 @@ export class H2Sessions {
     });
   }
 
-  /** Shutdown begins: GOAWAY to every session (RFC 9113 §6.8); their open streams finish, new ones are refused. */
+  /**
+   * Shutdown begins: GOAWAY to every session (RFC 9113 §6.8); their open streams finish, new
+   * ones are refused. Connections that have not yet said what they speak carry no request: closed.
+   */
   goAway(): void {
     this.closing = true;
     for (const session of this.sessions) if (!session.closed) session.close();
+    for (const socket of this.sniffing) socket.destroy();
   }
 
   /** Shutdown grace over: every session is cut. */
   destroyAll(): void {
     for (const session of this.sessions) session.destroy();
+    for (const socket of this.sniffing) socket.destroy();
   }
 
   private sniff(socket: Socket, http1: (socket: Socket) => void): void {
     let seen: Buffer | null = null;
     const timer = setTimeout(() => socket.destroy(), this.options.prefaceMs);
     timer.unref();
+    this.sniffing.add(socket);
     const decide = (to: 'h2' | 'http1'): void => {
       clearTimeout(timer);
+      this.sniffing.delete(socket);
       socket.off('data', onData);
       socket.off('error', ignore);
       socket.off('close', onClose);
+      socket.off('end', onEnd);
       socket.pause();
       if (seen !== null) socket.unshift(seen);
       if (to === 'h2') return this.adopt(socket);
@@ -144,10 +154,18 @@ export class H2Sessions {
       const verdict = sniffPreface(seen);
       if (verdict !== 'more') decide(verdict);
     };
-    const onClose = (): void => clearTimeout(timer);
+    const onClose = (): void => {
+      clearTimeout(timer);
+      this.sniffing.delete(socket);
+    };
+    // The client stopped sending before its first bytes said HTTP/1.1 or HTTP/2 (nothing, or a
+    // piece of the preface): nothing more will come. node:http accepts half-open sockets; left
+    // alone this one would sit in CLOSE-WAIT until prefaceMs and hold a shutdown that long.
+    const onEnd = (): void => void socket.destroy();
     socket.on('data', onData);
     socket.on('error', ignore);
     socket.on('close', onClose);
+    socket.on('end', onEnd);
   }
 
   private opened(session: Counted): void {

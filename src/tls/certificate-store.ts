@@ -42,6 +42,11 @@ export interface CertificateStoreOptions {
   onDefaultChange?(options: SecureContextOptions): void;
   /** How often the files are polled (file-watch.ts); tests shorten it. */
   watchIntervalMs?: number;
+  /**
+   * How a pair is read (default: from its files). A worker (SPEC §15) reads the bytes its primary
+   * loaded and validated instead, so every process serves the same pair whatever the files hold now.
+   */
+  read?: typeof loadPair;
   now?: () => number;
 }
 
@@ -70,16 +75,18 @@ export class CertificateStore {
   private watch: FileWatch | null = null;
   private readonly options: CertificateStoreOptions;
   private readonly now: () => number;
+  private readonly read: typeof loadPair;
 
   /** Loads every pair; throws ConfigError (with key paths) when one does not load. */
   constructor(options: CertificateStoreOptions) {
     this.options = options;
     this.now = options.now ?? Date.now;
+    this.read = options.read ?? loadPair;
     this.minVersion = options.minVersion;
     const problems: string[] = [];
     const slots: Slot[] = [];
     options.certificates.forEach((config, index) => {
-      const result = loadPair(config.cert, config.key, this.now());
+      const result = this.read(config.cert, config.key, this.now());
       if (result.ok) slots.push(this.slotOf(config, result.pair));
       else problems.push(...result.problems.map((problem) => `tls.certificates[${index}].${problem.file}: ${problem.message}`));
     });
@@ -139,7 +146,7 @@ export class CertificateStore {
         if (versionChanged) kept.context = createSecureContext(contextOptions(kept.pair, minVersion));
         return void next.push(kept);
       }
-      const result = loadPair(config.cert, config.key, this.now());
+      const result = this.read(config.cert, config.key, this.now());
       if (result.ok) next.push(this.slotOf(config, result.pair));
       else this.refused(config, index, result.problems);
     });
@@ -150,6 +157,16 @@ export class CertificateStore {
     this.table = tableOf(next);
     if (defaultChanged) this.options.onDefaultChange?.(this.defaultOptions());
     if (this.watch !== null) this.start();
+  }
+
+  /** The loaded pairs' bytes by file path (what workers are given, SPEC §15). */
+  pems(): Record<string, Buffer> {
+    const out: Record<string, Buffer> = {};
+    for (const { pair } of this.slots) {
+      out[pair.certFile] = pair.cert;
+      out[pair.keyFile] = pair.key;
+    }
+    return out;
   }
 
   /** `GET /certificates`, in config order (the first is the default). */
@@ -175,7 +192,7 @@ export class CertificateStore {
    * watched change): a failure is retried once after REFUSE_AFTER_MS before it is refused.
    */
   private refresh(slot: Slot, final: boolean, index = this.slots.indexOf(slot)): RefreshOutcome {
-    const result = loadPair(slot.config.cert, slot.config.key, this.now());
+    const result = this.read(slot.config.cert, slot.config.key, this.now());
     if (!result.ok) {
       if (final) {
         this.cancelRetry(slot);

@@ -62,9 +62,15 @@ export function parsePrivateKey(bytes: Buffer, path: string): KeyObject | string
  * at `now`.
  */
 export function loadPair(certFile: string, keyFile: string, now = Date.now()): PairResult {
+  return parsePair(readPem(certFile), readPem(keyFile), certFile, keyFile, now);
+}
+
+/** What a file read gave: its bytes, or why there are none. */
+export type PemBytes = ReturnType<typeof readPem>;
+
+/** `loadPair` on bytes already read (a worker gets its primary's, SPEC §15); the paths name them in problems. */
+export function parsePair(certBytes: PemBytes, keyBytes: PemBytes, certFile: string, keyFile: string, now = Date.now()): PairResult {
   const problems: PemProblem[] = [];
-  const certBytes = readPem(certFile);
-  const keyBytes = readPem(keyFile);
   if (!certBytes.ok) problems.push({ file: 'cert', message: certBytes.message });
   if (!keyBytes.ok) problems.push({ file: 'key', message: keyBytes.message });
   const cert = certBytes.ok ? parseCertificate(certBytes.bytes, certFile) : null;

@@ -44,5 +44,7 @@ t.test('formatStatus lists the workers (SPEC §15), a starting one marked; nothi
   t.notMatch(formatStatus(status), /workers/);
   const withWorkers = { ...status, workers: [{ slot: 1, pid: 4101, ready: true, seq: 3 }, { slot: 2, pid: 4177, ready: false, seq: null }] } as unknown as StatusView;
   t.match(formatStatus(withWorkers), /^workers 2: 1 pid 4101 · 2 pid 4177 starting$/m);
+  const respawning = { ...status, workers: [{ slot: 1, pid: 4101, ready: true, seq: 3 }, { slot: 2, pid: null, ready: false, seq: null }] } as unknown as StatusView;
+  t.match(formatStatus(respawning), /^workers 2: 1 pid 4101 · 2 respawning$/m);
 });
 
