@@ -5,6 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { spawnCli } from '../helpers/cli.js';
 import { closedPort, startUpstream } from '../helpers/upstream.js';
 import { startLoad } from '../helpers/load.js';
@@ -56,4 +58,41 @@ log: { access: false }
   t.comment(`load during shutdown: ${result.requests} requests, ${result.non2xx} non-2xx (errors after the listener closed: ${result.errors})`);
   t.equal(result.non2xx, 0, 'no request got an error status');
   t.match(proc.output(), /switchyard stopped/);
+});
+
+t.test('SIGTERM is not held past graceMs by connections that never sent a request (silent, half-closed, a partial head)', async (t) => {
+  const blue = await startUpstream('blue');
+  t.teardown(() => blue.close());
+  const [port, adminPort] = [await closedPort(), await closedPort()];
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-shutdown-'));
+  const config = join(dir, 'config.yaml');
+  // requestHeadMs (how long a connection may take to send its head) far beyond the grace.
+  writeFileSync(config, `
+listen: { host: 127.0.0.1, port: ${port} }
+admin: { host: 127.0.0.1, port: ${adminPort} }
+pools: { blue: { targets: ["${blue.url}"] } }
+shutdown: { graceMs: 1500 }
+limits: { requestHeadMs: 60000 }
+log: { access: false }
+`);
+  const proc = spawnCli(['start', '--config', config]);
+  t.teardown(() => void proc.child.kill('SIGKILL'));
+  await proc.waitFor(/switchyard listening/);
+  const open = (write?: string, halfClose = false) => new Promise<Socket>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      if (write !== undefined) socket.write(write);
+      if (halfClose) socket.end();
+      resolve(socket);
+    });
+    socket.on('error', () => undefined);
+  });
+  // A balancer's TCP check (connect, FIN), a silent connection, one that sent half a head.
+  const sockets = [await open(undefined, true), await open(), await open('GET / HTTP/1.1\r\nHost: x\r\n')];
+  t.teardown(() => sockets.forEach((socket) => socket.destroy()));
+  await waitFor('the proxy holds the three connections', () => sockets.every((socket) => socket.readyState !== 'closed'), { timeoutMs: 2000 });
+  const began = performance.now();
+  proc.child.kill('SIGTERM');
+  t.equal(await proc.exited, 0, 'exit 0');
+  const took = performance.now() - began;
+  t.ok(took < 1500 + 2000, `stopped within the 1.5 s grace (and its own teardown): ${took.toFixed(0)} ms, not requestHeadMs`);
 });
