@@ -160,6 +160,7 @@ export class Switchyard {
         unfence: (target) => this.cluster === null && this.drain.unfence(target),
       },
       logger: this.logger,
+      remoteLoad: this.cluster !== null,
     });
     this.discovery = new Discoverer({
       sink: {

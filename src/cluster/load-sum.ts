@@ -6,8 +6,10 @@ import type { PoolLoad } from './messages.js';
 
 /**
  * Writes the sum of `loads` (one per live worker) onto `pools`: in-flight, preview and long-lived
- * counts per pool and per target. A draining pool (or fenced target) is drained when it is on
- * every worker, at the latest worker's time; a worker that has not reported it yet holds it.
+ * counts per pool and per target. A draining pool is drained when it is on every worker, at the
+ * latest worker's time; a worker that has not reported it yet holds it. A fenced target is
+ * drained when every worker that has it says so: then it is settled here (the target set was
+ * told its counts are remote, so it waits for this), and a removed one leaves the pool.
  */
 export function sumLoads(pools: readonly UpstreamPool[], loads: ReadonlyArray<Readonly<Record<string, PoolLoad>>>): void {
   for (const pool of pools) {
@@ -33,18 +35,17 @@ export function sumLoads(pools: readonly UpstreamPool[], loads: ReadonlyArray<Re
     pool.drainedAt = draining && drainedAt !== null && loads.length > 0 ? new Date(drainedAt) : draining && loads.length === 0 ? pool.drainedAt : null;
     for (const target of pool.targets) {
       let count = 0;
-      let targetDrained: number | null = 0;
+      let drained = true;
       for (const load of loads) {
+        // A worker without the target never had it, or drained it and let it go (a removal).
         const entry = load[pool.name]?.targets[target.id];
-        if (entry === undefined) {
-          targetDrained = null;
-          continue;
-        }
+        if (entry === undefined) continue;
         count += entry.inflight;
-        targetDrained = targetDrained === null || entry.drainedAt === null ? null : Math.max(targetDrained, entry.drainedAt);
+        if (entry.drainedAt === null) drained = false;
       }
       target.inflight = count;
-      target.drainedAt = target.health.fenced && targetDrained !== null && loads.length > 0 ? new Date(targetDrained) : null;
+      if (!target.health.fenced || !drained) target.drainedAt = null;
+      else if (target.drainedAt === null) target.settle(); // drained on every worker: the target set ends its drain (a removed one leaves)
     }
   }
 }

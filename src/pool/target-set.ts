@@ -82,6 +82,12 @@ export interface TargetSetOptions {
   logger: Logger;
   /** How often the pools' upstream TLS files are looked at (file-watch.ts); tests shorten it. */
   tlsWatchMs?: number;
+  /**
+   * In-flight counts come from elsewhere (SPEC §15: the primary's view of its workers): a fenced
+   * target is never drained on the count it has at the fence, only when whoever sums the counts
+   * calls `settle()` (cluster/load-sum.ts).
+   */
+  remoteLoad?: boolean;
 }
 
 export class TargetSet {
@@ -386,7 +392,7 @@ export class TargetSet {
   private fenced(target: Target, why: string): void {
     target.drainedAt = null;
     void target.closeConnections(); // idle ones now, busy ones after their request; reopened on use
-    if (target.inflight > 0) this.options.lifecycle.fence(target);
+    if (target.inflight > 0 || this.options.remoteLoad === true) this.options.lifecycle.fence(target);
     else target.settle();
     this.options.logger.debug({ kind: 'targets', pool: target.pool, target: target.id, why }, 'target fenced');
   }
