@@ -18,7 +18,7 @@ import { healthProbe } from './health/probe.js';
 import { PassiveEjector, type EjectionEvent } from './health/passive-ejector.js';
 import { createLogger, type Logger } from './observe/logger.js';
 import { applyWeights, DrainController } from './pool/drain.js';
-import { TargetSet } from './pool/target-set.js';
+import { TargetSet, targetClientOptions } from './pool/target-set.js';
 import { Discoverer } from './discovery/discoverer.js';
 import type { Target } from './pool/target.js';
 import { DataPlane } from './proxy/data-plane.js';
@@ -148,9 +148,7 @@ export class Switchyard {
       logger: this.logger,
     });
     this.pools = new TargetSet(config.pools, {
-      clientOptions: {
-        connectMs: config.timeouts.connectMs, headersMs: config.timeouts.headersMs, connections: config.limits.maxConnectionsPerTarget,
-      },
+      clientOptions: targetClientOptions(config),
       lifecycle: {
         watch: (target, settings) => this.health.watch(target, settings),
         unwatch: (target) => this.health.unwatch(target),
@@ -489,7 +487,7 @@ export class Switchyard {
     this.serving = false; // /readyz answers 503 from now on
     this.discovery.stop(); // no target joins a proxy that is going away
     this.certificates?.stop();
-    this.logger.info({ graceMs, inflight: this.pools.pools.reduce((sum, pool) => sum + pool.inflight, 0) }, 'shutting down');
+    this.logger.info({ graceMs, inflight: this.dataPlane.inflight() }, 'shutting down'); // with workers, their sums (load-sum.ts)
     if (this.flagSync !== null) clearInterval(this.flagSync);
     let tunnels = 0;
     if (this.cluster === null) tunnels = await this.dataPlane.close(graceMs);

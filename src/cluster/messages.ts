@@ -49,10 +49,16 @@ export type StateMessage =
   /** The edge certificate files changed and loaded well in the primary: these are the pairs now. */
   | { type: 'certificates'; seq: number; pems: Pems };
 
+/** A scrape: the worker answers with its request metrics (`stats`). */
+export interface StatsRequest {
+  type: 'stats?';
+  id: number;
+}
+
 export type PrimaryMessage =
   | Snapshot
   | StateMessage
-  | { type: 'stats?'; id: number }
+  | StatsRequest
   | { type: 'shutdown'; graceMs: number };
 
 /** One pool's load on one worker: what status, drains and heartbeats sum. */

@@ -311,15 +311,14 @@ export class WorkerCluster {
     const now = Date.now();
     this.deaths = [...this.deaths.filter((at) => now - at < RESPAWN_WINDOW_MS), now];
     const failed = this.failedStarts.get(slot) ?? 0;
-    const delay = failed > 0 ? Math.min(RESPAWN_MAX_MS, RESPAWN_BACKOFF_MS * 2 ** (failed - 1))
-      : this.deaths.length > RESPAWN_BURST ? RESPAWN_BACKOFF_MS : 0;
+    const delay = failed > 0 ? startBackoffMs(failed) : this.deaths.length > RESPAWN_BURST ? RESPAWN_BACKOFF_MS : 0;
     this.respawning.add(slot);
     const timer = setTimeout(() => {
       this.respawning.delete(slot);
       if (this.stopping) return;
       // Its exit, if it fails, comes back here.
-      this.fork(slot).catch((error: unknown) => this.logger.error({ kind: 'workers', worker: slot, error: (error as Error).message, retryInMs: Math.min(RESPAWN_MAX_MS, RESPAWN_BACKOFF_MS * 2 ** ((this.failedStarts.get(slot) ?? 1) - 1)) },
-        'replacement worker failed to start; retrying'));
+      this.fork(slot).catch((error: unknown) => this.logger.error({ kind: 'workers', worker: slot, error: (error as Error).message,
+        retryInMs: startBackoffMs(this.failedStarts.get(slot) ?? 1) }, 'replacement worker failed to start; retrying'));
     }, delay);
     timer.unref();
   }
@@ -351,18 +350,14 @@ export class WorkerCluster {
 
   private snapshot(slot: number): Snapshot {
     const state = this.source.state();
-    const ports = this.ports!;
-    const config: Config = {
-      ...state.config,
-      listen: { ...state.config.listen, port: ports.listen },
-      ...(state.config.preview === undefined ? {} : { preview: { ...state.config.preview, port: ports.preview! } }),
-      ...(state.config.tls === undefined ? {} : { tls: { ...state.config.tls, port: ports.tls! } }),
-    };
-    return { type: 'snapshot', seq: this.seq, slot, config, routing: state.routing, targets: state.targets, flags: state.flags, pems: state.pems,
+    return { type: 'snapshot', seq: this.seq, slot, config: this.withPorts(state.config), routing: state.routing, targets: state.targets, flags: state.flags, pems: state.pems,
       discovered: Object.fromEntries(this.discovered), reusePort: this.reusePort };
   }
 
-  /** Pushes after a reload carry ports as configured: workers keep the ones they bound (restart-only keys). */
+  /**
+   * `config` with the ports start() resolved (port 0 → the number every worker binds): what a
+   * snapshot carries, and a reload's push, since workers keep the ports they bound (restart-only keys).
+   */
   withPorts(config: Config): Config {
     const ports = this.ports;
     if (ports === null) return config;
@@ -373,6 +368,11 @@ export class WorkerCluster {
       ...(config.tls === undefined || ports.tls === undefined ? {} : { tls: { ...config.tls, port: ports.tls } }),
     };
   }
+}
+
+/** The wait before the next fork of a slot whose last `failed` replacements died before they listened: doubling, capped. */
+function startBackoffMs(failed: number): number {
+  return Math.min(RESPAWN_MAX_MS, RESPAWN_BACKOFF_MS * 2 ** (failed - 1));
 }
 
 /** 503 NOT_PROPAGATED: the change is committed, but not every worker applied it in time. */

@@ -47,6 +47,7 @@ process.on('message', (message: PrimaryMessage) => {
     return;
   }
   if (message.type === 'shutdown') return void stop(message.graceMs);
+  if (message.type === 'snapshot') return; // only the first, which made this worker
   worker.handle(message);
 });
 process.on('SIGHUP', () => undefined); // the primary reloads and pushes; a group-wide SIGHUP must not kill workers

@@ -10,7 +10,7 @@ import { PoolRates } from '../observe/pool-rates.js';
 import { applyWeights, DrainController } from '../pool/drain.js';
 import { Flag } from '../pool/health-flags.js';
 import type { Target } from '../pool/target.js';
-import { TargetSet } from '../pool/target-set.js';
+import { TargetSet, targetClientOptions } from '../pool/target-set.js';
 import { DataPlane } from '../proxy/data-plane.js';
 import { PoolMeter } from '../rollout/pool-meter.js';
 import type { RoutingState } from '../routing/state.js';
@@ -18,7 +18,7 @@ import { CertificateStore } from '../tls/certificate-store.js';
 import { PRIMARY_FLAGS } from './flag-map.js';
 import { OutcomeLog } from './outcomes.js';
 import { parsePair, type PemBytes } from '../tls/pem.js';
-import type { FlagMap, Pems, PoolLoad, PrimaryMessage, Snapshot, StateMessage, WorkerMessage } from './messages.js';
+import type { FlagMap, Pems, PoolLoad, Snapshot, StateMessage, StatsRequest, WorkerMessage } from './messages.js';
 
 /** How often load, meter counts and passive evidence go to the primary. */
 const REPORT_MS = 50;
@@ -59,7 +59,7 @@ export class Worker {
     });
     this.drain = new DrainController({ timeoutMs: config.drain.timeoutMs, closeLongLived: (pool) => this.dataPlane.closeLongLived(pool), logger: this.logger });
     this.pools = new TargetSet(config.pools, {
-      clientOptions: { connectMs: config.timeouts.connectMs, headersMs: config.timeouts.headersMs, connections: config.limits.maxConnectionsPerTarget },
+      clientOptions: targetClientOptions(config),
       lifecycle: {
         // The primary checks; a target it has not reported on yet waits for its first check, as there.
         watch: (target) => void this.applyFlags(target),
@@ -98,12 +98,10 @@ export class Worker {
     this.send({ type: 'ready', seq: this.seq, proxy: urls.proxy, preview: urls.preview, tls: urls.tls });
   }
 
-  /** One message from the primary. */
-  handle(message: PrimaryMessage): void {
+  /** One message from the primary after its snapshot (the snapshot made this worker; worker-main.ts runs `shutdown`). */
+  handle(message: StateMessage | StatsRequest): void {
     switch (message.type) {
-      case 'snapshot': return; // only the first, which made this worker
       case 'stats?': return void this.stats(message.id);
-      case 'shutdown': return void this.close(message.graceMs);
       default:
         this.apply(message);
         this.seq = message.seq;

@@ -5,7 +5,7 @@
 //   add → health-checked → (slow start) → rotation        remove → fenced → drained → closed
 // Admin states (SPEC §11) are applied here too: `drain` fences and keeps checking, `maint`
 // fences and stops checking, `ready` brings the target back (slow start applies).
-import type { HealthCheckConfig, PoolConfig } from '../config/schema.js';
+import type { Config, HealthCheckConfig, PoolConfig } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import { UpstreamClient, upstreamServerName, type TargetClient, type UpstreamClientOptions } from '../proxy/upstream-client.js';
 import { H2UpstreamClient } from '../proxy/h2-upstream-client.js';
@@ -74,6 +74,11 @@ export interface DiscoveryInfo {
 interface Discovered {
   targets: readonly DiscoveredTarget[];
   info: DiscoveryInfo;
+}
+
+/** Every target's connection settings from the config (timeouts, the per-target connection cap). */
+export function targetClientOptions(config: Config): UpstreamClientOptions {
+  return { connectMs: config.timeouts.connectMs, headersMs: config.timeouts.headersMs, connections: config.limits.maxConnectionsPerTarget };
 }
 
 export interface TargetSetOptions {

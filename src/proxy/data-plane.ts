@@ -2,7 +2,7 @@
 // Router they pick pools with, the request observers they report to, and their lifecycle
 // (listen, reload, the listener half of a graceful shutdown). Everything else (pools' state,
 // health, ejection, certificates, routing control, admin) is the caller's and comes in through
-// DataPlaneOptions; today Switchyard builds one, a worker process will build its own.
+// DataPlaneOptions. A single-process Switchyard builds one; with workers, each worker builds its own.
 import type { AddressInfo } from 'node:net';
 import type { Config, TlsConfig } from '../config/schema.js';
 import { AccessLog, type Logger } from '../observe/logger.js';
